@@ -1,0 +1,1 @@
+"""dataops-platform: contract-driven raw -> cleaned -> curated pipelines on Dagster and DuckDB."""

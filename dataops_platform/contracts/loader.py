@@ -1,0 +1,117 @@
+"""Load contracts from a folder and turn every problem into a sentence a person can act on.
+
+A broken contract must never surface as a pydantic traceback: each problem names the file,
+the field path (``columns[2].type``) and what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from dataops_platform.contracts.model import Contract
+
+
+@dataclass(frozen=True)
+class ContractProblem:
+    file: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else str(self.file)
+        return f"{where}: {self.message}"
+
+
+class ContractError(Exception):
+    """One or more contract files are broken; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[ContractProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"{len(problems)} problem(s) in dataset contracts:\n{lines}\n"
+            "Fix the contract file(s) above; `dataops contracts validate` re-checks them."
+        )
+
+
+def _field_path(loc: tuple[int | str, ...], data: object) -> str:
+    """Render pydantic's location as ``columns[2].type`` and name the column when known."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+                if name:
+                    label = f"[{item}] ({name})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def parse_contract(path: Path) -> Contract:
+    """Parse one contract file; raise ContractError listing all of its problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError([ContractProblem(path, "", f"cannot be read: {exc}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContractError([ContractProblem(path, where, f"is not valid YAML: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise ContractError(
+            [ContractProblem(path, "", "must be a YAML mapping with name, source and columns")]
+        )
+    try:
+        contract = Contract.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling; see the README's contract reference)"
+            elif err["type"] == "missing":
+                message = "is required"
+            elif "input" in err and err["type"] not in ("model_type",) and err["loc"]:
+                message = f"{message} (got {err['input']!r})"
+            problems.append(ContractProblem(path, _field_path(err["loc"], data), message))
+        raise ContractError(problems) from None
+    if contract.name != path.stem:
+        raise ContractError(
+            [ContractProblem(path, "name", f"'{contract.name}' must match the file name "
+                             f"'{path.stem}' so each dataset has exactly one contract file")]
+        )
+    return contract
+
+
+def contract_files(folder: Path) -> list[Path]:
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def load_contracts(folder: Path) -> list[Contract]:
+    """Load every contract in ``folder``; raise one ContractError listing every problem."""
+    if not folder.is_dir():
+        raise ContractError([ContractProblem(folder, "", "contracts folder does not exist "
+                                             "(set DATAOPS_CONTRACTS to the right folder)")])
+    contracts: list[Contract] = []
+    problems: list[ContractProblem] = []
+    for path in contract_files(folder):
+        try:
+            contracts.append(parse_contract(path))
+        except ContractError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ContractError(problems)
+    return contracts

@@ -1,0 +1,205 @@
+"""The dataset contract: one YAML file describes a dataset completely.
+
+The typed model is the single source the platform compiles from: reader options (collect),
+SQL for typing, standardizing and rules (transform), the pandera schema (quality) and the
+Dagster assets (definitions). ``extra="forbid"`` everywhere so a typo is an error, not a
+silently ignored field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileFormat(str, Enum):
+    csv = "csv"
+    ndjson = "ndjson"
+    json = "json"
+    parquet = "parquet"
+
+
+class ColumnType(str, Enum):
+    string = "string"
+    integer = "integer"
+    float = "float"
+    decimal = "decimal"
+    boolean = "boolean"
+    date = "date"
+    timestamp = "timestamp"
+
+
+class Severity(str, Enum):
+    error = "error"  # the row goes to quarantine
+    warn = "warn"  # the row is kept and the violation counted
+
+
+class Standardization(str, Enum):
+    trim = "trim"
+    collapse_whitespace = "collapse_whitespace"
+    lower = "lower"
+    upper = "upper"
+    title = "title"
+
+
+class Rule(str, Enum):
+    """Every rule a column can carry; the names appear in quarantine rows and check results."""
+
+    column_missing = "column_missing"  # the file has no such column at all
+    not_null = "not_null"
+    type = "type"  # the value does not parse as the declared type / date format
+    allowed_values = "allowed_values"
+    min = "min"
+    max = "max"
+    pattern = "pattern"
+    min_length = "min_length"
+    max_length = "max_length"
+
+
+NUMERIC_TYPES = {ColumnType.integer, ColumnType.float, ColumnType.decimal}
+TEMPORAL_TYPES = {ColumnType.date, ColumnType.timestamp}
+
+
+class ReaderOptions(_Strict):
+    """How to read a file. Only ``encoding`` applies to every text format."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    header: bool = True
+    quote: str = '"'
+    escape: str | None = None
+    skip_rows: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("delimiter", "quote")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError(f"must be exactly one character, got {value!r}")
+        return value
+
+
+class Source(_Strict):
+    format: FileFormat
+    landing: str | None = Field(
+        default=None,
+        description="Glob relative to the landing folder; default '<dataset>/*.<format>'.",
+    )
+    options: ReaderOptions = ReaderOptions()
+    null_markers: list[str] = Field(
+        default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None"],
+        description="Values (after standardization) that mean 'no value'.",
+    )
+
+
+class Column(_Strict):
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    type: ColumnType = ColumnType.string
+    description: str = ""
+    rename_from: str | None = Field(default=None, description="Column name as delivered.")
+    nullable: bool = True
+    standardize: list[Standardization] = Field(default_factory=lambda: [Standardization.trim])
+    allowed_values: list[Any] | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    pattern: str | None = None
+    min_length: Annotated[int, Field(ge=0)] | None = None
+    max_length: Annotated[int, Field(ge=1)] | None = None
+    formats: list[str] | None = Field(
+        default=None,
+        description="Accepted strptime formats for date/timestamp columns, tried in order.",
+    )
+    precision: Annotated[int, Field(ge=1, le=38)] = 18
+    scale: Annotated[int, Field(ge=0, le=38)] = 2
+    true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
+    severity: dict[Rule, Severity] = Field(
+        default_factory=dict, description="Per-rule severity; rules not named are 'error'."
+    )
+
+    @property
+    def source_name(self) -> str:
+        return self.rename_from or self.name
+
+    def severity_of(self, rule: Rule) -> Severity:
+        return self.severity.get(rule, Severity.error)
+
+    @model_validator(mode="after")
+    def _rules_fit_the_type(self) -> Column:
+        problems: list[str] = []
+        if self.formats is not None and self.type not in TEMPORAL_TYPES:
+            problems.append(f"'formats' only applies to date/timestamp columns, not {self.type.value}")
+        if (self.min is not None or self.max is not None) and not (
+            self.type in NUMERIC_TYPES or self.type in TEMPORAL_TYPES
+        ):
+            problems.append(f"'min'/'max' need a numeric or date type, not {self.type.value}")
+        if self.type in NUMERIC_TYPES:
+            for bound in ("min", "max"):
+                value = getattr(self, bound)
+                if value is not None and not isinstance(value, (int, float)):
+                    problems.append(f"'{bound}' must be a number for a {self.type.value} column")
+        if self.pattern is not None:
+            if self.type is not ColumnType.string:
+                problems.append("'pattern' only applies to string columns")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                problems.append(f"'pattern' is not a valid regular expression: {exc}")
+        if (self.min_length is not None or self.max_length is not None) and (
+            self.type is not ColumnType.string
+        ):
+            problems.append("'min_length'/'max_length' only apply to string columns")
+        if self.type is ColumnType.decimal and self.scale > self.precision:
+            problems.append(f"'scale' ({self.scale}) cannot exceed 'precision' ({self.precision})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Contract(_Strict):
+    """A dataset: where its files land, what its columns mean, which rules they obey."""
+
+    name: Annotated[str, Field(pattern=IDENTIFIER, max_length=48)]
+    description: str
+    owner: str
+    source: Source
+    columns: Annotated[list[Column], Field(min_length=1)]
+    primary_key: list[str] = Field(default_factory=list)
+    group: Annotated[str, Field(pattern=IDENTIFIER)] | None = Field(
+        default=None, description="Dagster asset group (business domain); default 'datasets'."
+    )
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def landing_glob(self) -> str:
+        return self.source.landing or f"{self.name}/*.{self.source.format.value}"
+
+    @property
+    def group_name(self) -> str:
+        return self.group or "datasets"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> Contract:
+        names = [c.name for c in self.columns]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"columns: duplicated column name(s) {duplicated}")
+        sources = [c.source_name for c in self.columns]
+        duplicated = sorted({n for n in sources if sources.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"columns: two columns read the same source column {duplicated}")
+        unknown = [k for k in self.primary_key if k not in names]
+        if unknown:
+            raise ValueError(f"primary_key: {unknown} not among the columns {names}")
+        return self

@@ -1,0 +1,58 @@
+"""Where the platform keeps its state, chosen by two environment variables.
+
+Everything the platform writes lives under one *home* folder so a laptop run is one
+`rm -rf` away from clean and tests can use a temporary home:
+
+- ``DATAOPS_HOME``      the home folder (default: ``.dataops/`` in the checkout, git-ignored)
+- ``DATAOPS_CONTRACTS`` the folder of dataset contracts (default: the bundled demo contracts)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "DATAOPS_HOME"
+CONTRACTS_ENV = "DATAOPS_CONTRACTS"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+DEMO_CONTRACTS_DIR = PACKAGE_DIR / "demo" / "contracts"
+DEMO_SAMPLE_DATA_DIR = PACKAGE_DIR / "demo" / "sample_data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations; derived paths are properties so nothing can disagree."""
+
+    home: Path
+    contracts_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = os.environ.get(HOME_ENV) or str(PROJECT_DIR / ".dataops")
+        contracts = os.environ.get(CONTRACTS_ENV) or str(DEMO_CONTRACTS_DIR)
+        return cls(home=Path(home).expanduser().resolve(),
+                   contracts_dir=Path(contracts).expanduser().resolve())
+
+    @property
+    def landing_dir(self) -> Path:
+        """Files land here, one sub-folder per dataset by default."""
+        return self.home / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file holding the raw, cleaned, curated and quarantine schemas."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance (run history, sensor cursors, concurrency pools)."""
+        return self.home / "dagster"
+
+    def ensure(self) -> Settings:
+        """Create the folders the platform writes to; idempotent."""
+        for path in (self.home, self.landing_dir, self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
