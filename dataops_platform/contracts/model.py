@@ -202,4 +202,10 @@ class Contract(_Strict):
         unknown = [k for k in self.primary_key if k not in names]
         if unknown:
             raise ValueError(f"primary_key: {unknown} not among the columns {names}")
+        nullable_keys = [k for k in self.primary_key if self.column(k).nullable]
+        if nullable_keys:
+            raise ValueError(f"primary_key: column(s) {nullable_keys} must be 'nullable: false'")
+        doubled = [n for n in [self.name, *names] if "__" in n]
+        if doubled:
+            raise ValueError(f"names may not contain '__' (reserved for platform tables): {doubled}")
         return self

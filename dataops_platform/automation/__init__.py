@@ -1,0 +1,1 @@
+"""Automation: the file-landing sensor, declarative automation and the instance config."""

@@ -1,0 +1,99 @@
+"""The landing zone: which files belong to which dataset, and what their partition keys are.
+
+A partition key names one delivered *version* of one file: ``<slug of the path>@<hash12>``.
+The slug keeps keys free of characters that break Dagster backfills (commas, spaces);
+the content hash makes a changed file a new partition and an identical re-delivery the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataops_platform.contracts.model import Contract
+
+HASH_CHARS = 12
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 1 << 20
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of the file's bytes, streamed so a large file never sits in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def slug(relative_path: str) -> str:
+    """A partition-key-safe form of a path relative to the landing folder."""
+    return _UNSAFE.sub("_", relative_path.replace("/", "__")).strip("_") or "file"
+
+
+def partition_key(relative_path: str, content_hash: str) -> str:
+    return f"{slug(relative_path)}@{content_hash[:HASH_CHARS]}"
+
+
+def split_partition_key(key: str) -> tuple[str, str]:
+    """Return (slug, short hash) of a partition key."""
+    name, _, short_hash = key.rpartition("@")
+    if not name or len(short_hash) != HASH_CHARS:
+        raise ValueError(f"'{key}' is not a landed-file partition key (<file>@<hash>)")
+    return name, short_hash
+
+
+def partitions_def_name(contract: Contract) -> str:
+    return f"{contract.name}_files"
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """A file on disk, as the sensor sees it: cheap stat facts only (no hashing here)."""
+
+    relative_path: str  # relative to the landing root, with '/' separators
+    size: int
+    mtime_ns: int
+
+
+def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
+    """Stat the files matching the contract's landing glob; never opens a file."""
+    found: list[LandedFile] = []
+    for path in sorted(landing_root.glob(contract.landing_glob)):
+        if not path.is_file() or path.name.startswith("."):
+            continue  # editors and uploaders use dot-files while writing
+        stat = path.stat()
+        found.append(
+            LandedFile(path.relative_to(landing_root).as_posix(), stat.st_size, stat.st_mtime_ns)
+        )
+    return found
+
+
+class LandedFileNotFound(Exception):
+    """The file behind a partition is gone or has changed since it was registered."""
+
+
+def resolve_partition(landing_root: Path, contract: Contract, key: str) -> tuple[Path, str]:
+    """Find the file whose slug and content hash match ``key``; return (path, full hash)."""
+    wanted_slug, short_hash = split_partition_key(key)
+    candidates = [
+        landing_root / f.relative_path
+        for f in scan(landing_root, contract)
+        if slug(f.relative_path) == wanted_slug
+    ]
+    for path in candidates:
+        digest = file_hash(path)
+        if digest.startswith(short_hash):
+            return path, digest
+    if candidates:
+        raise LandedFileNotFound(
+            f"{candidates[0]} has changed since partition '{key}' was registered (content hash "
+            f"no longer starts with {short_hash}). The new content is a new partition; this "
+            "one can no longer be rebuilt from the landing folder."
+        )
+    raise LandedFileNotFound(
+        f"no file in {landing_root} matching '{contract.landing_glob}' has the name of "
+        f"partition '{key}'. Was it moved or deleted after it landed?"
+    )

@@ -1,0 +1,91 @@
+"""``raw/<dataset>``: one partition per landed file, rows exactly as delivered plus lineage."""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from dataops_platform.collect.landing import (
+    LandedFileNotFound,
+    resolve_partition,
+    split_partition_key,
+)
+from dataops_platform.collect.readers import ReadError, stage_file
+from dataops_platform.collect.resources import LandingZone
+from dataops_platform.contracts.model import Contract
+from dataops_platform.storage.io_manager import StagedTables
+from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
+from dataops_platform.storage.sql import literal
+from dataops_platform.storage.warehouse import POOL, Warehouse
+
+PARTITION_COLUMN = "_partition"
+
+
+def same_file_versions(partition_key: str) -> str:
+    """SQL predicate matching every stored version of this partition's file.
+
+    A changed file is a new partition; writing it replaces the rows of its earlier
+    versions, so the tables hold each landed file once, at its latest content.
+    """
+    file_slug, _ = split_partition_key(partition_key)
+    return f"split_part({PARTITION_COLUMN}, '@', 1) = {literal(file_slug)}"
+
+
+def owners(contract: Contract) -> list[str]:
+    return [contract.owner if "@" in contract.owner else f"team:{contract.owner}"]
+
+
+def build_raw_asset(contract: Contract,
+                    partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", contract.name],
+        partitions_def=partitions_def,
+        group_name=contract.group_name,
+        kinds={"duckdb", contract.source.format.value},
+        pool=POOL,
+        owners=owners(contract),
+        tags={"layer": "raw", **contract.tags},
+        description=f"{contract.description}\n\nRaw layer: one partition per landed file, "
+                    "values as delivered (text) plus lineage columns.",
+        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
+    )
+    def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
+            landing: LandingZone) -> dg.Output[StagedTables]:
+        key = context.partition_key
+        try:
+            path, digest = resolve_partition(landing.path, contract, key)
+        except LandedFileNotFound as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        relative = path.relative_to(landing.path).as_posix()
+        staged = staging_name("raw", contract.name, key)
+        ingested_at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+        with warehouse.get_connection() as conn:
+            try:
+                delivered = stage_file(conn, contract, path, staged, {
+                    PARTITION_COLUMN: literal(key),
+                    "_source_file": literal(relative),
+                    "_content_hash": literal(digest),
+                    "_ingested_at": f"cast({literal(ingested_at)} as timestamp)",
+                    "_run_id": literal(context.run.run_id),
+                })
+            except ReadError as exc:
+                raise dg.Failure(
+                    description=str(exc),
+                    metadata={"file": relative, "problem": exc.detail},
+                    allow_retries=False,
+                ) from None
+            rows = count(conn, staged)
+            metadata = {
+                "source_file": dg.MetadataValue.path(str(path)),
+                "content_hash": digest,
+                "rows": rows,
+                "delivered_columns": ", ".join(delivered) or "(none: empty file)",
+                "dagster/column_schema": column_schema(conn, staged),
+                "preview": preview(conn, staged),
+            }
+        context.log.info(f"{relative}: {rows} rows staged for raw.{contract.name}")
+        return dg.Output(StagedTables(main=staged, replace_where=same_file_versions(key)),
+                         metadata=metadata)
+
+    return raw
+

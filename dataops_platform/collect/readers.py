@@ -1,0 +1,210 @@
+"""Read one landed file into DuckDB exactly as delivered: every value as text, plus lineage.
+
+The contract's source options compile to a DuckDB table function (``read_csv``,
+``read_json``, ``read_parquet``), so a large file is streamed by DuckDB and never loaded
+into pandas. Sniffing is switched off: the header is read explicitly so a ragged row is
+an error naming the line, not a silently re-guessed layout.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from dataops_platform.contracts.model import Contract, FileFormat, ReaderOptions
+from dataops_platform.storage.sql import literal, quote_ident
+
+# Encodings DuckDB's readers decode themselves; anything else Python transcodes first.
+_NATIVE_ENCODINGS = {
+    FileFormat.csv: {"utf-8", "utf-16", "latin-1"},
+    FileFormat.ndjson: {"utf-8"},
+    FileFormat.json: {"utf-8"},
+    FileFormat.parquet: set(),  # binary: the encoding option does not apply
+}
+
+
+DELIVERED_COLUMNS = "_delivered_columns"  # which columns this very file had, for cleaning
+
+
+class ReadError(Exception):
+    """A landed file cannot be read as its contract describes."""
+
+    def __init__(self, path: Path, contract: Contract, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"{path} cannot be read as {_describe(contract)}: {detail}\n"
+            f"Nothing of this file was loaded. Fix the file (or the 'source' section of the "
+            f"'{contract.name}' contract) and deliver it again; earlier files are unaffected."
+        )
+
+
+def _describe(contract: Contract) -> str:
+    source = contract.source
+    if source.format is FileFormat.csv:
+        opts = source.options
+        return (f"csv (delimiter {opts.delimiter!r}, encoding {opts.encoding}, "
+                f"header {'yes' if opts.header else 'no'})")
+    return f"{source.format.value} (encoding {source.options.encoding})"
+
+
+def _duckdb_detail(exc: Exception) -> str:
+    """Keep DuckDB's own diagnosis (line, expected vs found) and drop its tuning advice."""
+    kept = []
+    for line in str(exc).splitlines():
+        if line.startswith(("Possible", "*", "  file =")):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    return " ".join(kept).replace("Invalid Input Error: ", "")
+
+
+def _normal_encoding(name: str) -> str:
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r}") from None
+    return {"iso8859-1": "latin-1", "utf-16": "utf-16", "utf-8": "utf-8"}.get(canonical, canonical)
+
+
+@contextmanager
+def _readable(path: Path, fmt: FileFormat, encoding: str) -> Iterator[Path]:
+    """Yield a path DuckDB can decode: the file itself, or a streamed UTF-8 transcode."""
+    if fmt is FileFormat.parquet or encoding in _NATIVE_ENCODINGS[fmt]:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="dataops-transcode-") as tmp:
+        target = Path(tmp) / path.name
+        try:
+            with path.open("r", encoding=encoding, newline="") as src, target.open(
+                "w", encoding="utf-8", newline=""
+            ) as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"byte {exc.start} is not valid {encoding}: {exc.reason}") from None
+        yield target
+
+
+def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] | None:
+    """Column names from the first record (or column1..N without a header); None if empty."""
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
+        reader = csv.reader(text, delimiter=options.delimiter, quotechar=options.quote)
+        try:
+            for _ in range(options.skip_rows):
+                next(reader, None)
+            first = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the header is not valid {encoding}: {exc.reason}") from None
+        except csv.Error as exc:
+            raise ValueError(f"the header cannot be parsed: {exc}") from None
+    if first is None or first == []:
+        return None
+    if not options.header:
+        return [f"column{i}" for i in range(1, len(first) + 1)]
+    names = [name.strip() for name in first]
+    if names and names[0].startswith("\ufeff"):
+        names[0] = names[0][1:]  # a UTF-8 byte-order mark is not part of the name
+    blank = [i + 1 for i, n in enumerate(names) if not n]
+    if blank:
+        raise ValueError(f"header column(s) {blank} have no name")
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})
+    if dupes:
+        raise ValueError(f"header names {dupes} appear more than once")
+    return names
+
+
+def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, list[str]]:
+    options = contract.source.options
+    header = _csv_header(path, options, encoding)
+    if header is None:
+        return "", []
+    columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
+    args = [
+        literal(str(path)),
+        f"delim={literal(options.delimiter)}",
+        f"quote={literal(options.quote)}",
+        f"escape={literal(options.escape or options.quote)}",
+        f"header={'true' if options.header else 'false'}",
+        f"skip={options.skip_rows}",
+        "auto_detect=false",
+        f"columns={columns}",
+        f"encoding={literal(encoding if encoding in _NATIVE_ENCODINGS[FileFormat.csv] else 'utf-8')}",
+    ]
+    return f"read_csv({', '.join(args)})", header
+
+
+def _json_relation(conn: duckdb.DuckDBPyConnection, path: Path,
+                   fmt: FileFormat) -> tuple[str, list[str]]:
+    layout = "newline_delimited" if fmt is FileFormat.ndjson else "array"
+    keys = [row[0] for row in conn.execute(
+        f"""select k from (
+              select unnest(json_keys(json)) as k, row_number() over () as rn
+              from read_json_objects({literal(str(path))}, format={literal(layout)}))
+            group by k order by min(rn)"""
+    ).fetchall()]
+    if not keys:
+        return "", []
+    columns = "{" + ", ".join(f"{literal(k)}: 'VARCHAR'" for k in keys) + "}"
+    return (f"read_json({literal(str(path))}, format={literal(layout)}, columns={columns})",
+            keys)
+
+
+def _parquet_relation(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
+    names = [row[0] for row in conn.execute(
+        f"describe select * from read_parquet({literal(str(path))})").fetchall()]
+    return f"read_parquet({literal(str(path))})", names
+
+
+def stage_file(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    path: Path,
+    target: str,
+    lineage: dict[str, str],
+) -> list[str]:
+    """Create table ``target`` holding the file's rows as text plus lineage columns.
+
+    ``lineage`` maps column names to SQL expressions (constant per file); the file's own
+    column list is added as ``_delivered_columns``.
+
+    Returns the delivered column names (in file order). An empty or header-only file gives
+    an empty table that still carries the lineage columns. Raises ReadError on bad input.
+    """
+    fmt = contract.source.format
+    try:
+        encoding = _normal_encoding(contract.source.options.encoding)
+        with _readable(path, fmt, encoding) as readable:
+            if fmt is FileFormat.csv:
+                relation, columns = _csv_relation(readable, contract, encoding)
+            elif fmt is FileFormat.parquet:
+                relation, columns = _parquet_relation(conn, readable)
+            else:
+                relation, columns = _json_relation(conn, readable, fmt)
+            delivered = "cast([" + ", ".join(literal(c) for c in columns) + "] as varchar[])"
+            lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
+                                    {**lineage, DELIVERED_COLUMNS: delivered}.items())
+            if not relation:
+                conn.execute(
+                    f"create or replace table {target} as select "
+                    f"{lineage_sql}, 0::bigint as _row_number limit 0")
+                return []
+            values = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
+                               for c in columns)
+            conn.execute(
+                f"create or replace table {target} as select {values}, {lineage_sql}, "
+                f"row_number() over () as _row_number from {relation}")
+            return columns
+    except ValueError as exc:
+        raise ReadError(path, contract, str(exc)) from None
+    except duckdb.Error as exc:
+        raise ReadError(path, contract, _duckdb_detail(exc)) from None

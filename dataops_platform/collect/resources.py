@@ -1,0 +1,17 @@
+"""The landing zone as a Dagster resource, so sensors, assets and tests can redirect it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Root folder where files land; each contract's glob is relative to it."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)

@@ -1,0 +1,72 @@
+"""Contracts in, Dagster definitions out: the one place where the pieces are assembled.
+
+Both the UI (``definitions.py``) and the CLI build their definitions here, so there is no
+second code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from dataops_platform.automation.sensors import build_sensors
+from dataops_platform.collect.landing import partitions_def_name
+from dataops_platform.collect.raw_asset import build_raw_asset
+from dataops_platform.collect.resources import LandingZone
+from dataops_platform.contracts import Contract, load_contracts
+from dataops_platform.demo.curated import curated_assets, curated_checks
+from dataops_platform.quality.checks import build_checks
+from dataops_platform.settings import Settings
+from dataops_platform.storage.io_manager import WarehouseIOManager
+from dataops_platform.storage.warehouse import Warehouse
+from dataops_platform.transform.cleaned_asset import build_cleaned_asset
+
+
+@dataclass(frozen=True)
+class DatasetAssets:
+    """What one contract compiles to."""
+
+    contract: Contract
+    partitions: dg.DynamicPartitionsDefinition
+    raw: dg.AssetsDefinition
+    cleaned: dg.AssetsDefinition
+    checks: list[dg.AssetChecksDefinition]
+    ingest_job: dg.UnresolvedAssetJobDefinition
+
+
+def build_dataset(contract: Contract) -> DatasetAssets:
+    partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(contract))
+    raw = build_raw_asset(contract, partitions)
+    cleaned = build_cleaned_asset(contract, raw, partitions)
+    ingest_job = dg.define_asset_job(
+        f"ingest_{contract.name}", selection=dg.AssetSelection.assets(raw.key),
+        description=f"Load one landed '{contract.name}' file into raw (started by the sensor).")
+    return DatasetAssets(contract, partitions, raw, cleaned,
+                         build_checks(contract, cleaned, partitions), ingest_job)
+
+
+def resources(settings: Settings) -> dict[str, object]:
+    database = str(settings.warehouse_path)
+    return {
+        "io_manager": WarehouseIOManager(database=database),
+        "warehouse": Warehouse(database=database),
+        "landing": LandingZone(root=str(settings.landing_dir)),
+    }
+
+
+def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:
+    """Every dataset's assets and checks, the demo's curated assets, sensors and resources."""
+    settings.ensure()
+    contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
+    datasets = [build_dataset(c) for c in contracts]
+    names = {c.name for c in contracts}
+    curated = curated_assets() if {"orders", "customers", "products"} <= names else []
+    return dg.Definitions(
+        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
+        asset_checks=[c for d in datasets for c in d.checks]
+        + (curated_checks() if curated else []),
+        jobs=[d.ingest_job for d in datasets],
+        sensors=build_sensors(datasets),
+        resources=resources(settings),
+    )

@@ -1,0 +1,1 @@
+"""Quality: the contract compiled to pandera and to Dagster asset checks."""

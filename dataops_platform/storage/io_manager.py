@@ -1,0 +1,222 @@
+"""DuckDB IO manager that closes the stock pandas handler's three traps.
+
+The stock ``DuckDBPandasIOManager`` (1) inserts by column *position*, so a file whose
+columns come in another order lands in the wrong columns, (2) writes nothing for an empty
+frame, so a header-only file leaves no table, and (3) deletes a partition and inserts it in
+two transactions, so a crash in between loses the partition. Here every write is one
+transaction that inserts *by name*, creates the table even for zero rows, adds columns the
+table does not have yet, and replaces the partition atomically.
+
+Two output types are handled:
+- ``pandas.DataFrame`` for hand-written (curated) code;
+- ``StagedTables``: tables an asset built with SQL in the ``staging`` schema. Publishing
+  them is a rename-free ``insert ... by name`` inside the same transaction, so a large file
+  never passes through pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _partition_where_clause
+from pydantic import Field
+
+from dataops_platform.storage.sql import quote_ident
+from dataops_platform.storage.warehouse import connect
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A lazy handle on (a slice of) a warehouse table, loaded instead of a DataFrame."""
+
+    schema: str
+    table: str
+    where: str = "true"
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.table)}"
+
+    def select(self, columns: str = "*") -> str:
+        return f"select {columns} from {self.qualified} where {self.where}"
+
+
+@dataclass(frozen=True)
+class StagedTables:
+    """Staging tables to publish. ``main`` goes to the asset's table; ``side`` maps
+    ``schema.table`` targets (e.g. the quarantine) to staging tables, written in the same
+    transaction. ``replace_where`` widens what is replaced (e.g. earlier file versions)."""
+
+    main: str
+    side: dict[str, str] = field(default_factory=dict)
+    replace_where: str | None = None
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, table]).fetchone()[0])
+
+
+def _slice_where(table_slice: TableSlice) -> str:
+    if not table_slice.partition_dimensions:
+        return "true"
+    if any(not dim.partitions for dim in table_slice.partition_dimensions):
+        return "false"
+    return _partition_where_clause(table_slice.partition_dimensions)
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in conn.execute(f"describe select * from {relation}").fetchall()]
+
+
+def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
+            where: str) -> int:
+    """Replace the rows matching ``where`` in schema.name with ``source``, by column name.
+
+    Creates the table (even for zero rows) and adds columns it lacks. Must run inside the
+    caller's transaction. Returns the number of rows inserted.
+    """
+    target = f"{quote_ident(schema)}.{quote_ident(name)}"
+    conn.execute(f"create schema if not exists {quote_ident(schema)}")
+    if not _exists(conn, schema, name):
+        conn.execute(f"create table {target} as select * from {source} limit 0")
+    else:
+        have = {c for c, _ in _columns(conn, target)}
+        for column, dtype in _columns(conn, source):
+            if column not in have:
+                conn.execute(f"alter table {target} add column {quote_ident(column)} {dtype}")
+        conn.execute(f"delete from {target} where {where}")
+    inserted = conn.execute(f"insert into {target} by name select * from {source}").fetchone()
+    return int(inserted[0]) if inserted else 0
+
+
+class TransactionalDuckDbClient(DuckDbClient):
+    """One connection = one transaction: the slice delete and the insert commit together."""
+
+    @staticmethod
+    def delete_table_slice(context: dg.OutputContext, table_slice: TableSlice,
+                           connection: duckdb.DuckDBPyConnection) -> None:
+        # Deferred to the type handlers: they delete and insert in the same statement group
+        # after making sure the table exists (a failing DELETE would abort the transaction).
+        return None
+
+    @staticmethod
+    @contextmanager
+    def connect(context: dg.OutputContext | dg.InputContext,
+                _table_slice: TableSlice) -> Iterator[duckdb.DuckDBPyConnection]:
+        config = context.resource_config
+        conn = connect(config["database"], timeout_s=config.get("lock_timeout_s", 120.0),
+                       config=dict(config.get("connection_config") or {}))
+        try:
+            conn.execute("begin transaction")
+            yield conn
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        finally:
+            conn.close()
+
+
+class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
+    """pandas frames, inserted by name; an empty frame still creates or empties the table."""
+
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
+                      obj: pd.DataFrame, connection: duckdb.DuckDBPyConnection) -> dict:
+        connection.register("_dataops_frame", obj)
+        try:
+            rows = publish(connection, table_slice.schema, table_slice.table,
+                           "_dataops_frame", _slice_where(table_slice))
+        finally:
+            connection.unregister("_dataops_frame")
+        return _table_metadata(context, rows)
+
+    def load_input(self, context: dg.InputContext, table_slice: TableSlice,
+                   connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        if table_slice.partition_dimensions and not context.asset_partition_keys:
+            return pd.DataFrame()
+        return connection.execute(DuckDbClient.get_select_statement(table_slice)).fetchdf()
+
+    @property
+    def supported_types(self) -> Sequence[type]:
+        return [pd.DataFrame]
+
+
+class StagedTablesHandler(DbTypeHandler[StagedTables]):
+    """Publishes SQL-built staging tables (main + side tables) in one transaction."""
+
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
+                      obj: StagedTables, connection: duckdb.DuckDBPyConnection) -> dict:
+        where = _slice_where(table_slice)
+        if obj.replace_where:
+            where = f"({where}) or ({obj.replace_where})"
+        rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where)
+        for target, staged in obj.side.items():
+            schema, _, name = target.partition(".")
+            publish(connection, schema, name, staged, where)
+        for staged in [obj.main, *obj.side.values()]:
+            connection.execute(f"drop table if exists {staged}")
+        return _table_metadata(context, rows)
+
+    def load_input(self, context: dg.InputContext, table_slice: TableSlice,
+                   connection: duckdb.DuckDBPyConnection) -> StagedTables:
+        raise dg.Failure("StagedTables is an output type; load the input as TableRef instead.")
+
+    @property
+    def supported_types(self) -> Sequence[type]:
+        return [StagedTables]
+
+
+class TableRefHandler(DbTypeHandler[TableRef]):
+    """Loads a reference, not data: SQL-first assets read the slice inside DuckDB."""
+
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
+                      obj: TableRef, connection: duckdb.DuckDBPyConnection) -> dict:
+        raise dg.Failure("TableRef is an input type; return StagedTables or a DataFrame.")
+
+    def load_input(self, context: dg.InputContext, table_slice: TableSlice,
+                   connection: duckdb.DuckDBPyConnection) -> TableRef:
+        where = _slice_where(table_slice)
+        if table_slice.partition_dimensions and not context.asset_partition_keys:
+            where = "false"
+        return TableRef(table_slice.schema, table_slice.table, where)
+
+    @property
+    def supported_types(self) -> Sequence[type]:
+        return [TableRef]
+
+
+def _table_metadata(context: dg.OutputContext, rows: int) -> dict:
+    key = "dagster/partition_row_count" if context.has_partition_key else "dagster/row_count"
+    return {key: rows}
+
+
+class WarehouseIOManager(DuckDBIOManager):
+    """The platform's IO manager: layer = DuckDB schema (from the asset key prefix)."""
+
+    lock_timeout_s: float = Field(default=120.0, description="How long to wait for the lock.")
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler]:
+        return [DataFrameHandler(), StagedTablesHandler(), TableRefHandler()]
+
+    @staticmethod
+    def default_load_type() -> type | None:
+        return pd.DataFrame
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> DbIOManager:
+        return DbIOManager(
+            db_client=TransactionalDuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="WarehouseIOManager",
+        )

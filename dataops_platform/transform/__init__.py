@@ -1,0 +1,1 @@
+"""Transform: contract -> DuckDB SQL for typing, standardizing, rule evaluation and dedup."""
