@@ -33,6 +33,7 @@ class DatasetAssets:
     cleaned: dg.AssetsDefinition
     checks: list[dg.AssetChecksDefinition]
     ingest_job: dg.UnresolvedAssetJobDefinition
+    process_job: dg.UnresolvedAssetJobDefinition
 
 
 def build_dataset(contract: Contract) -> DatasetAssets:
@@ -42,8 +43,16 @@ def build_dataset(contract: Contract) -> DatasetAssets:
     ingest_job = dg.define_asset_job(
         f"ingest_{contract.name}", selection=dg.AssetSelection.assets(raw.key),
         description=f"Load one landed '{contract.name}' file into raw (started by the sensor).")
+    process_job = dg.define_asset_job(
+        f"process_{contract.name}", selection=dg.AssetSelection.assets(raw.key, cleaned.key),
+        description=f"Load and clean one '{contract.name}' file with its checks (used by the CLI).")
     return DatasetAssets(contract, partitions, raw, cleaned,
-                         build_checks(contract, cleaned, partitions), ingest_job)
+                         build_checks(contract, cleaned, partitions), ingest_job, process_job)
+
+
+CURATED_JOB = dg.define_asset_job(
+    "curated", selection=dg.AssetSelection.key_prefixes(["curated"]),
+    description="Rebuild every curated mart and run its checks.")
 
 
 def resources(settings: Settings) -> dict[str, object]:
@@ -66,7 +75,8 @@ def build_definitions(settings: Settings, contracts: list[Contract] | None = Non
         assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
         asset_checks=[c for d in datasets for c in d.checks]
         + (curated_checks() if curated else []),
-        jobs=[d.ingest_job for d in datasets],
+        jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
+        + ([CURATED_JOB] if curated else []),
         sensors=build_sensors(datasets),
         resources=resources(settings),
     )

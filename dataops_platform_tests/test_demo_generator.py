@@ -21,7 +21,7 @@ import pytest
 from dataops_platform.contracts.loader import parse_contract
 from dataops_platform.contracts.model import Column, Contract
 from dataops_platform.demo.generator import GeneratedFiles, generate, write_orders_csv
-from dataops_platform.settings import DEMO_CONTRACTS_DIR
+from dataops_platform.settings import DEMO_CONTRACTS_DIR, DEMO_SAMPLE_DATA_DIR
 
 DIRT_KEYS = {
     "customers": [
@@ -248,6 +248,7 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert first.expected == second.expected
+    assert [p.relative_to(tmp_path / "c") for p in other.files] == names
     differing = [n for n in names if (tmp_path / "a" / n).read_bytes()
                  != (tmp_path / "c" / n).read_bytes()]
     assert differing == names
@@ -283,7 +284,7 @@ def test_customers_file_is_latin1_with_the_contract_header(
     assert first_line.split(c.source.options.delimiter) == [col.source_name for col in c.columns]
     header, rows = read_customers(path)
     assert all(len(row) == len(header) for row in rows)
-    assert all("," not in line or ";" in line for line in text.splitlines())
+    assert all(line.count(";") == len(header) - 1 for line in text.splitlines())
 
 
 def test_every_order_line_is_a_json_object_with_the_source_keys(
@@ -335,6 +336,20 @@ def test_planted_counts_match_what_is_in_the_files(
     assert nonzero(dict(counted)) == nonzero(result.expected[dataset])
     missing = [key for key in DIRT_KEYS[dataset] if result.expected[dataset].get(key, 0) < 1]
     assert missing == []
+
+
+def test_bundled_sample_data_is_the_default_generator_output(
+    generated: tuple[Path, GeneratedFiles],
+) -> None:
+    out, result = generated
+    shipped = sorted(p.relative_to(DEMO_SAMPLE_DATA_DIR) for p in DEMO_SAMPLE_DATA_DIR.rglob("*.*"))
+    assert shipped == sorted(p.relative_to(out) for p in result.files)
+    assert sum((DEMO_SAMPLE_DATA_DIR / p).stat().st_size for p in shipped) < 1_000_000
+    for name in shipped:
+        if name.suffix == ".parquet":  # compare content: the footer names the pyarrow version
+            assert pq.read_table(DEMO_SAMPLE_DATA_DIR / name).equals(pq.read_table(out / name))
+        else:
+            assert (DEMO_SAMPLE_DATA_DIR / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_default_sizes(generated: tuple[Path, GeneratedFiles]) -> None:

@@ -13,6 +13,7 @@ the cleaning SQL and the IO manager shows up as a failed check:
 import warnings
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pandera.errors as pa_errors
 
@@ -31,27 +32,42 @@ VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
 
 
-def ledger(warehouse_conn: object, contract: Contract, partition_key: str) -> dict[str, int]:
-    """Row counts of one landed file in every place a row can end up."""
-    where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
-    places = {
+def _places(contract: Contract) -> dict[str, str]:
+    """Every table a landed row can end up in (plus raw, where it came from)."""
+    return {
         "raw": table("raw", contract.name),
         "cleaned": table("cleaned", contract.name),
         "quarantined": table(*quarantine_table(contract).split(".")),
         "duplicates": table(*duplicates_table(contract).split(".")),
     }
-    return {name: _count_if_exists(warehouse_conn, rel, where) for name, rel in places.items()}
 
 
-def _count_if_exists(conn: object, relation: str, where: str) -> int:
+def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = (part.strip('"') for part in relation.split("."))
-    exists = conn.execute(  # type: ignore[attr-defined]
+    return bool(conn.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name]).fetchone()[0]
-    return count(conn, relation, where) if exists else 0  # type: ignore[arg-type]
+        [schema, name]).fetchone()[0])
 
 
-def validate_partition(conn: object, contract: Contract, partition_key: str,
+def ledger(conn: duckdb.DuckDBPyConnection, contract: Contract,
+           partition_key: str | None = None) -> dict[str, int]:
+    """Row counts in every place a row can end up: one file's, or the whole dataset's."""
+    where = "true" if partition_key is None else f"{PARTITION_COLUMN} = {literal(partition_key)}"
+    return {name: count(conn, rel, where) if _exists(conn, rel) else 0
+            for name, rel in _places(contract).items()}
+
+
+def ledger_totals(conn: duckdb.DuckDBPyConnection, contract: Contract) -> dict[str, int]:
+    """The dataset-wide ledger plus the number of files (partitions) in raw."""
+    totals = ledger(conn, contract)
+    raw = table("raw", contract.name)
+    totals["files"] = int(conn.execute(
+        f"select count(distinct {PARTITION_COLUMN}) from {raw}").fetchone()[0]
+    ) if _exists(conn, raw) else 0
+    return totals
+
+
+def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
                        batch_rows: int = VALIDATION_BATCH_ROWS) -> tuple[int, int, pd.DataFrame]:
     """Run the pandera schema over the stored partition in batches.
 
@@ -60,7 +76,7 @@ def validate_partition(conn: object, contract: Contract, partition_key: str,
     schema = compile_schema(contract)
     query = (f"select * from {table('cleaned', contract.name)} "
              f"where {PARTITION_COLUMN} = {literal(partition_key)} order by _row_number")
-    reader = conn.sql(query).to_arrow_reader(batch_rows)  # type: ignore[attr-defined]
+    reader = conn.sql(query).to_arrow_reader(batch_rows)
     checked, failures, samples = 0, 0, []
     for batch in reader:
         frame = batch.to_pandas()

@@ -1,0 +1,146 @@
+"""One headless pass over the landing zone: what ``dataops run`` and ``dataops demo`` do.
+
+It uses the very definitions the UI loads: the landing decision function the sensor uses,
+the dataset jobs and the curated job, on the persistent Dagster instance in the home
+folder, so runs made here show up in the UI's history.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from dataops_platform.automation.sensors import evaluate_landing
+from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
+from dataops_platform.collect.landing import slug
+from dataops_platform.factory import CURATED_JOB, DatasetAssets
+from dataops_platform.settings import PACKAGE_DIR, Settings
+
+INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
+OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
+
+
+def prepare_instance(settings: Settings) -> dg.DagsterInstance:
+    """The home's persistent Dagster instance, with the platform's instance config."""
+    settings.ensure()
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    check: str
+    partition: str | None
+    passed: bool
+    severity: str
+
+
+@dataclass
+class PassResult:
+    """What one pass did: decisions per dataset, failed runs, check outcomes."""
+
+    decisions: dict[str, list] = field(default_factory=dict)
+    processed: dict[str, list[str]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def failed_error_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.severity == "ERROR"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.failed_error_checks
+
+
+def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAssets],
+                    landing_root: Path) -> dict[str, list]:
+    """Register new/changed files as partitions, exactly as the sensor would."""
+    known = {d.contract.name: DatasetCursor.from_partition_keys(
+        instance.get_dynamic_partitions(d.partitions.name)) for d in datasets}
+    # First look records sizes and mtimes; the second, a moment later, decides.
+    _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
+                                      now_ns=0)
+    time.sleep(OBSERVE_GAP_S)
+    _, requests, _, decisions = evaluate_landing(datasets, landing_root, None,
+                                                 previous=decode_cursor(first))
+    for name, items in decisions.items():  # already registered: not a new delivery
+        decisions[name] = [Decision(d.relative_path, Action.unchanged)
+                           if d.action is Action.duplicate
+                           and d.duplicate_of.rpartition("@")[0] == slug(d.relative_path) else d
+                           for d in items]
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name,
+                                            list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return decisions
+
+
+def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
+    """Partitions whose cleaned table has not been materialized yet (new or failed)."""
+    done = instance.get_materialized_partitions(dataset.cleaned.key)
+    return [k for k in instance.get_dynamic_partitions(dataset.partitions.name) if k not in done]
+
+
+def _collect(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
+    for evaluation in result.get_asset_check_evaluations():
+        into.checks.append(CheckOutcome(
+            asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,
+            partition=evaluation.partition, passed=evaluation.passed,
+            severity=evaluation.severity.value))
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE" and event.step_key:
+                error = event.event_specific_data.error  # type: ignore[union-attr]
+                into.failures.append(f"{event.step_key}: {_human(error)}")
+
+
+def _human(error: object) -> str:
+    """The Failure's own description when there is one (never a stack trace)."""
+    message = getattr(error, "message", str(error))
+    return message.split("\n\nStack Trace")[0].strip()
+
+
+def run_pass(settings: Settings, defs: dg.Definitions, datasets: Sequence[DatasetAssets],
+             instance: dg.DagsterInstance) -> PassResult:
+    """Register landed files, process pending partitions, rebuild curated marts."""
+    outcome = PassResult()
+    outcome.decisions = register_landed(instance, datasets, settings.landing_dir)
+    for dataset in datasets:
+        job = defs.resolve_job_def(dataset.process_job.name)
+        pending = _pending(instance, dataset)
+        outcome.processed[dataset.contract.name] = pending
+        for key in pending:
+            result = job.execute_in_process(instance=instance, partition_key=key,
+                                            raise_on_error=False, run_config=QUIET,
+                                            tags={"dataops/trigger": "cli"})
+            _collect(result, outcome)
+    if any(outcome.processed.values()) and _has_job(defs, CURATED_JOB.name):
+        result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET,
+            tags={"dataops/trigger": "cli"})
+        _collect(result, outcome)
+    return outcome
+
+
+def _has_job(defs: dg.Definitions, name: str) -> bool:
+    return any(getattr(job, "name", None) == name for job in defs.jobs or [])
+
+
+def summarize_decisions(decisions: dict[str, list]) -> dict[str, dict[str, int]]:
+    return {name: {a.value: sum(d.action is a for d in items) for a in Action}
+            for name, items in decisions.items()}

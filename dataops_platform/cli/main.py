@@ -1,0 +1,202 @@
+"""The ``dataops`` command line: the same definitions as the UI, driven headless.
+
+Commands stay thin: they resolve settings, build the definitions with the factory and call
+the automation/collect modules. Errors are printed as sentences, never as stack traces.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from dataops_platform.contracts import ContractError, load_contracts
+from dataops_platform.contracts.loader import contract_files, parse_contract
+from dataops_platform.settings import (
+    CONTRACTS_ENV,
+    DEMO_SAMPLE_DATA_DIR,
+    HOME_ENV,
+    PROJECT_DIR,
+    Settings,
+)
+
+
+def _settings(home: str | None = None) -> Settings:
+    if home:
+        os.environ[HOME_ENV] = str(Path(home).resolve())
+    return Settings.from_env()
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+def land_sample_data(settings: Settings) -> list[Path]:
+    """Copy the bundled sample files into the landing folder (idempotent, mtimes kept)."""
+    copied = []
+    for source in sorted(p for p in DEMO_SAMPLE_DATA_DIR.rglob("*") if p.is_file()):
+        target = settings.landing_dir / source.relative_to(DEMO_SAMPLE_DATA_DIR)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            copied.append(target)
+    return copied
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """dataops: contract-driven pipelines from a landing folder into a DuckDB warehouse.
+
+    Settings come from DATAOPS_HOME (where everything is written; default .dataops/ in the
+    checkout) and DATAOPS_CONTRACTS (the folder of dataset contracts; default the demo's).
+    """
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+@click.option("--sample-data/--no-sample-data", default=True, show_default=True,
+              help="Land the bundled demo files so data flows as soon as the UI is up.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+def up(home: str | None, sample_data: bool, port: int) -> None:
+    """Set up the home folder and start the Dagster UI (dagster dev) on it.
+
+    The landing sensor and the automation sensor start running: landed files flow to
+    raw, cleaned and curated by themselves. Stop with Ctrl+C; state stays in the home.
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+
+    settings = _settings(home)
+    _validate_or_exit(settings)
+    prepare_instance(settings)
+    if sample_data:
+        copied = land_sample_data(settings)
+        click.echo(f"Landed {len(copied)} sample file(s) in {settings.landing_dir}")
+    click.echo(f"Home: {settings.home}\nOpen http://127.0.0.1:{port} (Ctrl+C stops).")
+    env = {**os.environ, HOME_ENV: str(settings.home), CONTRACTS_ENV: str(settings.contracts_dir),
+           "DAGSTER_HOME": str(settings.dagster_home)}
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_DIR / "workspace.yaml"),
+               "-p", str(port)]
+    os.chdir(PROJECT_DIR)
+    os.execvpe(command[0], command, env)
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False),
+              help="Home folder to run in (default: a new temporary folder).")
+@click.option("--rows", type=int, default=None,
+              help="Generate this many order rows instead of using the bundled files.")
+@click.option("--reset", is_flag=True, help="Empty --home first if it already holds data.")
+def demo(home: str | None, rows: int | None, reset: bool) -> None:
+    """Run the whole demo headless in a fresh home and print what happened to every row.
+
+    Lands the bundled sample files (or generated ones with --rows), processes every file
+    raw -> cleaned with its checks, builds the curated marts, and prints a per-dataset
+    summary. Exits 1 if a file failed or an error-severity check failed.
+    """
+    if home is None:
+        home = tempfile.mkdtemp(prefix="dataops-demo-")
+    target = Path(home)
+    if target.exists() and any(target.iterdir()):
+        if not reset:
+            _fail(f"{target} is not empty. Use --reset to start it afresh, or choose another "
+                  "--home (the demo always starts from a fresh home).")
+        shutil.rmtree(target)
+    settings = _settings(home)
+    settings.ensure()
+    if rows is None:
+        land_sample_data(settings)
+    else:
+        from dataops_platform.demo.generator import generate
+
+        generate(settings.landing_dir, rows=rows)
+    click.echo(f"Demo home: {settings.home}")
+    _run(settings)
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def run(home: str | None) -> None:
+    """One pass over whatever has landed: process new files, rebuild marts, run checks.
+
+    Registers new or changed files as partitions (as the sensor does), materializes every
+    pending raw/cleaned partition with its checks and then the curated marts, prints the
+    summary, and exits 1 if a file failed or an error-severity check failed.
+    """
+    _run(_settings(home))
+
+
+def _validate_or_exit(settings: Settings) -> list:
+    try:
+        return load_contracts(settings.contracts_dir)
+    except ContractError as exc:
+        _fail(str(exc))
+        return []
+
+
+def _run(settings: Settings) -> None:
+    from dataops_platform.automation.one_pass import prepare_instance, run_pass
+    from dataops_platform.cli.summary import render_summary
+    from dataops_platform.factory import build_dataset, build_definitions
+
+    contracts = _validate_or_exit(settings)
+    instance = prepare_instance(settings)
+    defs = build_definitions(settings, contracts)
+    datasets = [build_dataset(c) for c in contracts]
+    result = run_pass(settings, defs, datasets, instance)
+    click.echo(render_summary(settings, datasets, result))
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def contracts() -> None:
+    """Work with dataset contracts."""
+
+
+@contracts.command("validate")
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+def validate(folder: str | None) -> None:
+    """Check every contract file and report every problem in every file (exit 1 if any)."""
+    path = Path(folder) if folder else Settings.from_env().contracts_dir
+    files = contract_files(path) if path.is_dir() else []
+    if not files:
+        _fail(f"No contract files (*.yaml) in {path}. Set {CONTRACTS_ENV} or pass a folder.")
+    problems = []
+    for file in files:
+        try:
+            contract = parse_contract(file)
+            click.echo(f"ok    {file.name}: dataset '{contract.name}', "
+                       f"{len(contract.columns)} columns, {contract.source.format.value} "
+                       f"files from landing/{contract.landing_glob}")
+        except ContractError as exc:
+            problems.extend(exc.problems)
+            click.secho(f"FAIL  {file.name}", fg="red")
+    if problems:
+        _fail(str(ContractError(problems)))
+    click.echo(f"{len(files)} contract(s) valid.")
+
+
+@cli.command()
+@click.option("--rows", type=int, default=2000, show_default=True, help="Order rows in total.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same files.")
+@click.option("--days", type=int, default=3, show_default=True, help="Daily order files.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder to write into (default: the home's landing folder).")
+def generate(rows: int, seed: int, days: int, out: str | None) -> None:
+    """Generate demo files with realistic dirt (customers CSV, orders NDJSON, products Parquet)."""
+    from dataops_platform.demo.generator import generate as write
+
+    target = Path(out) if out else Settings.from_env().ensure().landing_dir
+    produced = write(target, rows=rows, seed=seed, days=days)
+    for path in produced.files:
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(produced.files)} file(s) in {target}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,65 @@
+"""The per-dataset summary the CLI prints: where every landed row went, and the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dataops_platform.automation.one_pass import PassResult, summarize_decisions
+from dataops_platform.factory import DatasetAssets
+from dataops_platform.quality.checks import ledger_totals
+from dataops_platform.settings import Settings
+from dataops_platform.storage.warehouse import connect
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> str:
+    cells = [headers, *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
+                   result: PassResult) -> str:
+    decisions = summarize_decisions(result.decisions)
+    rows: list[list[object]] = []
+    unbalanced = []
+    if settings.warehouse_path.exists():
+        conn = connect(str(settings.warehouse_path))
+        try:
+            totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
+        finally:
+            conn.close()
+    else:
+        totals = {}
+    for dataset in datasets:
+        name = dataset.contract.name
+        t = totals.get(name, {"files": 0, "raw": 0, "cleaned": 0, "quarantined": 0,
+                              "duplicates": 0})
+        checks = [c for c in result.checks if c.asset == f"cleaned/{name}"]
+        failed = [c for c in checks if not c.passed]
+        seen = decisions.get(name, {})
+        rows.append([name, t["files"], len(result.processed.get(name, [])),
+                     seen.get("duplicate", 0), t["raw"], t["cleaned"],
+                     t["quarantined"], t["duplicates"],
+                     f"{len(checks) - len(failed)}/{len(checks)}"])
+        if t["raw"] != t["cleaned"] + t["quarantined"] + t["duplicates"]:
+            unbalanced.append(name)
+    out = [_table(["dataset", "files", "new", "re-delivered", "rows in", "cleaned", "quarantined",
+                   "duplicates", "checks ok"], rows)]
+    if not any(result.processed.values()):
+        out.append("nothing new landed: no runs were needed (the tables above are current)")
+    curated = [c for c in result.checks if c.asset.startswith("curated/")]
+    if curated:
+        ok = sum(c.passed for c in curated)
+        out.append(f"curated marts: {ok}/{len(curated)} checks passed")
+    out.append("every row accounted for (rows in = cleaned + quarantined + duplicates)"
+               if not unbalanced else f"ROWS UNACCOUNTED FOR in: {', '.join(unbalanced)}")
+    for check in result.checks:
+        if not check.passed:
+            where = f" [{check.partition}]" if check.partition else ""
+            out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
+    for failure in result.failures:
+        out.append(f"FAILED {failure}")
+    return "\n".join(out)
