@@ -8,6 +8,7 @@ folder, so runs made here show up in the UI's history.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import dagster as dg
 
 from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
-from dataops_platform.collect.landing import slug
+from dataops_platform.collect.landing import landing_base, slug, split_partition_key
 from dataops_platform.factory import CURATED_JOB, DatasetAssets
 from dataops_platform.settings import PACKAGE_DIR, Settings
 
@@ -75,11 +76,14 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAsse
     time.sleep(OBSERVE_GAP_S)
     _, requests, _, decisions = evaluate_landing(datasets, landing_root, None,
                                                  previous=decode_cursor(first))
-    for name, items in decisions.items():  # already registered: not a new delivery
-        decisions[name] = [Decision(d.relative_path, Action.unchanged)
-                           if d.action is Action.duplicate
-                           and d.duplicate_of.rpartition("@")[0] == slug(d.relative_path) else d
-                           for d in items]
+    for dataset in datasets:  # a file's own registered content is not a re-delivery
+        base = landing_base(dataset.contract.landing_glob)
+        decisions[dataset.contract.name] = [
+            Decision(d.relative_path, Action.unchanged)
+            if d.action is Action.duplicate and d.duplicate_of is not None
+            and split_partition_key(d.duplicate_of)[0]
+            == slug(posixpath.relpath(d.relative_path, base or ".")) else d
+            for d in decisions[dataset.contract.name]]
     for request in requests:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name,
@@ -129,16 +133,26 @@ def run_pass(settings: Settings, defs: dg.Definitions, datasets: Sequence[Datase
                                             raise_on_error=False, run_config=QUIET,
                                             tags={"dataops/trigger": "cli"})
             _collect(result, outcome)
-    if any(outcome.processed.values()) and _has_job(defs, CURATED_JOB.name):
+    ready = _ready_curated(defs, instance) if any(outcome.processed.values()) else []
+    if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET,
+            instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
             tags={"dataops/trigger": "cli"})
         _collect(result, outcome)
     return outcome
 
 
-def _has_job(defs: dg.Definitions, name: str) -> bool:
-    return any(getattr(job, "name", None) == name for job in defs.jobs or [])
+def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.AssetKey]:
+    """Curated marts whose every upstream table has data (as the automation requires)."""
+    graph = defs.resolve_asset_graph()
+
+    def has_data(key: dg.AssetKey) -> bool:
+        if graph.get(key).is_partitioned:
+            return bool(instance.get_materialized_partitions(key))
+        return instance.get_latest_materialization_event(key) is not None
+
+    return [key for key in graph.materializable_asset_keys
+            if key.path[0] == "curated" and all(has_data(p) for p in graph.get(key).parent_keys)]
 
 
 def summarize_decisions(decisions: dict[str, list]) -> dict[str, dict[str, int]]:

@@ -125,7 +125,7 @@ def decide(
         if short in keys_by_hash:
             decisions.append(Decision(path, Action.duplicate, duplicate_of=keys_by_hash[short]))
             continue
-        key = partition_key(path, digest)
+        key = partition_key(item.key_name, digest)
         same_file = key.rpartition("@")[0]
         replaces = next((k for k in keys_by_hash.values() if k.rpartition("@")[0] == same_file), None)
         if replaces is not None:

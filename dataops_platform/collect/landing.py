@@ -28,13 +28,31 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def slug(relative_path: str) -> str:
-    """A partition-key-safe form of a path relative to the landing folder."""
-    return _UNSAFE.sub("_", relative_path.replace("/", "__")).strip("_") or "file"
+def slug(name: str) -> str:
+    """A partition-key-safe, one-to-one form of a file's name within its dataset folder.
+
+    Plain names stay as they are; a name that had to be changed (spaces, commas, nested
+    folders, non-ASCII) gets a short hash of the original, so 'a b.csv' and 'a,b.csv' never
+    share a key (and can never replace each other's rows).
+    """
+    safe = _UNSAFE.sub("_", name.replace("/", "__")).strip("_") or "file"
+    if safe != name:
+        safe = f"{safe}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+    return safe
 
 
-def partition_key(relative_path: str, content_hash: str) -> str:
-    return f"{slug(relative_path)}@{content_hash[:HASH_CHARS]}"
+def partition_key(name: str, content_hash: str) -> str:
+    return f"{slug(name)}@{content_hash[:HASH_CHARS]}"
+
+
+def landing_base(glob: str) -> str:
+    """The folder part of a landing glob before its first wildcard ('orders/*.csv' -> 'orders')."""
+    parts = []
+    for part in glob.split("/")[:-1]:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts)
 
 
 def split_partition_key(key: str) -> tuple[str, str]:
@@ -56,18 +74,23 @@ class LandedFile:
     relative_path: str  # relative to the landing root, with '/' separators
     size: int
     mtime_ns: int
+    name: str = ""  # relative to the dataset's landing folder; names the partition
+
+    @property
+    def key_name(self) -> str:
+        return self.name or self.relative_path
 
 
 def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
     """Stat the files matching the contract's landing glob; never opens a file."""
     found: list[LandedFile] = []
+    base = landing_root / landing_base(contract.landing_glob)
     for path in sorted(landing_root.glob(contract.landing_glob)):
         if not path.is_file() or path.name.startswith("."):
             continue  # editors and uploaders use dot-files while writing
         stat = path.stat()
-        found.append(
-            LandedFile(path.relative_to(landing_root).as_posix(), stat.st_size, stat.st_mtime_ns)
-        )
+        found.append(LandedFile(path.relative_to(landing_root).as_posix(), stat.st_size,
+                                stat.st_mtime_ns, path.relative_to(base).as_posix()))
     return found
 
 
@@ -81,7 +104,7 @@ def resolve_partition(landing_root: Path, contract: Contract, key: str) -> tuple
     candidates = [
         landing_root / f.relative_path
         for f in scan(landing_root, contract)
-        if slug(f.relative_path) == wanted_slug
+        if slug(f.key_name) == wanted_slug
     ]
     for path in candidates:
         digest = file_hash(path)

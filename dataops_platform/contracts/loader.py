@@ -74,10 +74,14 @@ def parse_contract(path: Path) -> Contract:
         raise ContractError(
             [ContractProblem(path, "", "must be a YAML mapping with name, source and columns")]
         )
+    problems: list[ContractProblem] = []
+    if data.get("name") != path.stem:
+        problems.append(ContractProblem(path, "name", f"{data.get('name')!r} must match the file "
+                                        f"name '{path.stem}' so each dataset has exactly one "
+                                        "contract file"))
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -88,11 +92,8 @@ def parse_contract(path: Path) -> Contract:
                 message = f"{message} (got {err['input']!r})"
             problems.append(ContractProblem(path, _field_path(err["loc"], data), message))
         raise ContractError(problems) from None
-    if contract.name != path.stem:
-        raise ContractError(
-            [ContractProblem(path, "name", f"'{contract.name}' must match the file name "
-                             f"'{path.stem}' so each dataset has exactly one contract file")]
-        )
+    if problems:
+        raise ContractError(problems)
     return contract
 
 

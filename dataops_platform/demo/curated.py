@@ -22,10 +22,12 @@ from dataops_platform.storage.warehouse import POOL, Warehouse
 
 CLEANED = {name: dg.AssetKey(["cleaned", name]) for name in ("orders", "customers", "products")}
 
-# Run as soon as anything upstream changed, even if some file's partition failed (a
-# malformed file must not hold every later delivery back from the marts).
+# Run as soon as anything upstream changed once every upstream table has some data, even
+# if some file's partition failed (a malformed file must not hold every later delivery
+# back from the marts, as eager()'s "no dependency partition missing" rule would).
 CURATED_AUTOMATION = dg.AutomationCondition.eager().without(
-    ~dg.AutomationCondition.any_deps_missing())
+    ~dg.AutomationCondition.any_deps_missing()
+) & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing())
 
 LATEST_ORDERS = """
     select * from cleaned.orders

@@ -1,0 +1,85 @@
+"""Fixtures: every test gets its own home folder with a real landing zone and DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dataops_platform.automation.one_pass import PassResult, prepare_instance, run_pass
+from dataops_platform.contracts import load_contracts
+from dataops_platform.factory import build_dataset, build_definitions
+from dataops_platform.settings import DEMO_CONTRACTS_DIR, DEMO_SAMPLE_DATA_DIR, Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh home (landing zone, warehouse, Dagster instance) and a copy of the demo
+    contracts that a test may edit or add to."""
+    contracts = tmp_path / "contracts"
+    shutil.copytree(DEMO_CONTRACTS_DIR, contracts)
+    monkeypatch.setenv("DATAOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATAOPS_CONTRACTS", str(contracts))
+    monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "0")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    monkeypatch.setattr("dataops_platform.automation.one_pass.OBSERVE_GAP_S", 0.0)
+    return Settings.from_env().ensure()
+
+
+@pytest.fixture
+def land(settings: Settings) -> Callable[[str, bytes | str], Path]:
+    """Write a file into the landing zone (relative path, bytes or utf-8 text)."""
+
+    def _land(relative: str, content: bytes | str) -> Path:
+        path = settings.landing_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        old = path.stat().st_mtime - 3600  # landed a while ago: settled
+        os.utime(path, (old, old))
+        return path
+
+    return _land
+
+
+@pytest.fixture
+def land_samples(settings: Settings) -> Callable[[], None]:
+    def _land() -> None:
+        shutil.copytree(DEMO_SAMPLE_DATA_DIR, settings.landing_dir, dirs_exist_ok=True)
+
+    return _land
+
+
+@pytest.fixture
+def one_pass(settings: Settings) -> Iterator[Callable[[], PassResult]]:
+    """Run `dataops run`'s pass with the definitions built from the current contracts."""
+    instances: list[dg.DagsterInstance] = []
+
+    def _run() -> PassResult:
+        instance = prepare_instance(settings)
+        instances.append(instance)
+        contracts = load_contracts(settings.contracts_dir)
+        defs = build_definitions(settings, contracts)
+        return run_pass(settings, defs, [build_dataset(c) for c in contracts], instance)
+
+    yield _run
+    for instance in instances:
+        instance.dispose()
+
+
+@pytest.fixture
+def query(settings: Settings) -> Callable[[str], list[tuple]]:
+    """Run SQL against the warehouse file (opened and closed per call, like a reader)."""
+
+    def _query(sql: str) -> list[tuple]:
+        conn = duckdb.connect(str(settings.warehouse_path))
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    return _query
