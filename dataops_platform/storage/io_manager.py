@@ -76,6 +76,11 @@ def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, 
     return [(r[0], r[1]) for r in conn.execute(f"describe select * from {relation}").fetchall()]
 
 
+def _storable(dtype: str) -> str:
+    """Columns of an empty pandas frame have no type (NULL): store them as text."""
+    return "varchar" if dtype.strip('"') == "NULL" else dtype
+
+
 def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
             where: str) -> int:
     """Replace the rows matching ``where`` in schema.name with ``source``, by column name.
@@ -86,7 +91,8 @@ def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str
     target = f"{quote_ident(schema)}.{quote_ident(name)}"
     conn.execute(f"create schema if not exists {quote_ident(schema)}")
     if not _exists(conn, schema, name):
-        conn.execute(f"create table {target} as select * from {source} limit 0")
+        columns = ", ".join(f"{quote_ident(c)} {_storable(t)}" for c, t in _columns(conn, source))
+        conn.execute(f"create table {target} ({columns})")
     else:
         have = {c for c, _ in _columns(conn, target)}
         for column, dtype in _columns(conn, source):
@@ -131,11 +137,9 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
                       obj: pd.DataFrame, connection: duckdb.DuckDBPyConnection) -> dict:
         connection.register("_dataops_frame", obj)
-        try:
-            rows = publish(connection, table_slice.schema, table_slice.table,
-                           "_dataops_frame", _slice_where(table_slice))
-        finally:
-            connection.unregister("_dataops_frame")
+        rows = publish(connection, table_slice.schema, table_slice.table,
+                       "_dataops_frame", _slice_where(table_slice))
+        connection.unregister("_dataops_frame")  # on failure the connection is discarded
         return _table_metadata(context, rows)
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice,

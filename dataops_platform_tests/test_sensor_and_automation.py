@@ -1,0 +1,124 @@
+"""The landing sensor against a real folder, and declarative automation on a real instance."""
+
+import json
+import os
+import shutil
+import time
+
+import dagster as dg
+
+from dataops_platform.automation.sensors import AUTOMATION_SENSOR, LANDING_SENSOR
+from dataops_platform.collect.resources import LandingZone
+from dataops_platform.factory import build_definitions
+
+HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
+ROW = "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n"
+
+
+def _tick(defs, instance, settings, cursor):
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs,
+        resources={"landing": LandingZone(root=str(settings.landing_dir))})
+    result = defs.resolve_sensor_def(LANDING_SENSOR)(context)  # the tick's SensorResult
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_sensor_waits_for_a_file_being_written_then_registers_it_once(settings, monkeypatch):
+    monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "300")  # fresh files must prove they are done
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def(LANDING_SENSOR)
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    other = json.dumps({"v": 1, "datasets": {"retired": {"files": {}, "hashes": {"abc": "k@abc"}}}})
+    path = settings.landing_dir / "customers" / "c.csv"
+    path.parent.mkdir(parents=True)
+    with dg.instance_for_test() as instance:
+        path.write_text(HEADER, encoding="latin-1")  # the upload has started
+        first = _tick(defs, instance, settings, other)
+        assert not first.run_requests and first.skip_reason
+
+        with path.open("a", encoding="latin-1") as handle:  # ... and is still growing
+            handle.write(ROW)
+        second = _tick(defs, instance, settings, first.cursor)
+        assert not second.run_requests
+
+        third = _tick(defs, instance, settings, second.cursor)  # stat unchanged: done
+        (request,) = third.run_requests
+        assert request.job_name == "ingest_customers"
+        assert request.partition_key.startswith("c.csv@")
+        (added,) = third.dynamic_partitions_requests
+        assert list(added.partition_keys) == [request.partition_key]
+        # the cursor was merged: the retired dataset's state survived every tick
+        assert json.loads(third.cursor)["datasets"]["retired"]["hashes"] == {"abc": "k@abc"}
+
+        fourth = _tick(defs, instance, settings, third.cursor)
+        assert not fourth.run_requests
+
+        # the same bytes delivered again under another name are not ingested twice
+        copy = path.with_name("c-resend.csv")
+        shutil.copy2(path, copy)
+        old = time.time() - 3600
+        os.utime(copy, (old, old))
+        fifth = _tick(defs, instance, settings, fourth.cursor)
+        assert not fifth.run_requests
+
+        # new content under the old name: a new partition that replaces the old one
+        path.write_text(HEADER + ROW + ROW.replace("1;Ann", "2;Bob"), encoding="latin-1")
+        os.utime(path, (old, old))
+        sixth = _tick(defs, instance, settings, fifth.cursor)
+        (changed,) = sixth.run_requests
+        assert changed.partition_key != request.partition_key
+        add, delete = sixth.dynamic_partitions_requests
+        assert list(delete.partition_keys) == [request.partition_key]
+
+
+def test_sensor_never_opens_the_warehouse(settings, land):
+    land("customers/c.csv", (HEADER + ROW).encode("latin-1"))
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = _tick(defs, instance, settings, None)
+    assert result.run_requests
+    assert not settings.warehouse_path.exists()
+
+
+def test_automation_carries_a_landed_file_from_raw_to_curated(settings, land):
+    for name in ("customers", "orders", "products"):
+        land(f"{name}/.keep", b"")  # folders exist; data arrives below
+    land("customers/c.csv", (HEADER + ROW).encode("latin-1"))
+    land("orders/o.ndjson", json.dumps({
+        "order_id": "ORD-0000001", "customer_id": 1, "sku": "ABC-0001", "qty": 1,
+        "amount": "9.99", "currency": "EUR", "ordered_at": "2026-11-01T10:00:00",
+        "status": "placed"}) + "\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"sku": ["ABC-0001"], "product_name": ["Pen"], "category": ["books"],
+                             "price": [1.5], "active": [True]}),
+                   settings.landing_dir / "products" / "p.parquet")
+    defs = build_definitions(settings)
+    assert isinstance(defs.resolve_sensor_def(AUTOMATION_SENSOR), dg.AutomationConditionSensorDefinition)
+    with dg.instance_for_test() as instance:
+        tick = _tick(defs, instance, settings, None)
+        for request in tick.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+        # nothing materialized yet: automation asks for nothing
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert result.total_requested == 0
+
+        # the sensor's runs load raw; automation then asks for each cleaned partition
+        for request in tick.run_requests:
+            job = defs.resolve_job_def(request.job_name)
+            assert job.execute_in_process(instance=instance, partition_key=request.partition_key).success
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        for name in ("customers", "orders", "products"):
+            assert result.get_num_requested(dg.AssetKey(["cleaned", name])) == 1, name
+        assert result.get_num_requested(dg.AssetKey(["curated", "daily_revenue"])) == 0
+
+        # once cleaned exists, the curated marts follow
+        for name in ("customers", "orders", "products"):
+            (key,) = instance.get_dynamic_partitions(f"{name}_files")
+            assert defs.resolve_job_def(f"process_{name}").execute_in_process(
+                instance=instance, partition_key=key).success
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value"):
+            assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 1, mart
