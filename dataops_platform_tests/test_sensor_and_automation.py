@@ -69,6 +69,7 @@ def test_sensor_waits_for_a_file_being_written_then_registers_it_once(settings, 
         (changed,) = sixth.run_requests
         assert changed.partition_key != request.partition_key
         add, delete = sixth.dynamic_partitions_requests
+        assert list(add.partition_keys) == [changed.partition_key]
         assert list(delete.partition_keys) == [request.partition_key]
 
 

@@ -101,7 +101,8 @@ def test_staged_tables_publish_main_and_side_tables_together(tmp_path):
         key = context.partition_key
         with warehouse.get_connection() as conn:
             conn.execute(f"create or replace table staging.m_{key} as select '{key}' as part, 1 as n")
-            conn.execute(f"create or replace table staging.s_{key} as select '{key}' as part, 'why' as reason")
+            conn.execute(f"create or replace table staging.s_{key} as "
+                         f"select '{key}' as part, 'why' as reason")
         return StagedTables(main=f"staging.m_{key}", side={"quarantine.things": f"staging.s_{key}"})
 
     @dg.asset(key=["curated", "summary"], ins={"things": dg.AssetIn(key=things.key)})
