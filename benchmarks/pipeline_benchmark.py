@@ -374,13 +374,38 @@ def child_baseline(csv_path: Path, database: Path, result_path: Path) -> None:
 # --- parent: orchestration --------------------------------------------------------------------
 
 
-def run_child(args: list[str], env: dict[str, str] | None = None) -> None:
-    """Run this script in a fresh interpreter; show its stderr only if it failed."""
+def busy_cpu_seconds() -> float | None:
+    """CPU time all processes on this machine have used since boot (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run this script in a fresh interpreter; show its stderr only if it failed.
+
+    Returns the child's wall and CPU seconds and the CPU seconds *other* processes used
+    meanwhile (machine-wide busy time minus the child's), to flag a noisy measurement.
+    """
     command = [sys.executable, str(Path(__file__).resolve()), *args]
+    before_busy = busy_cpu_seconds()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after_busy = busy_cpu_seconds()
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-8000:])
         raise SystemExit(f"child {args[:2]} failed with exit code {done.returncode}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    usage = {"child_wall_seconds": wall, "child_cpu_seconds": cpu}
+    if before_busy is not None and after_busy is not None:
+        usage["other_cpu_seconds"] = max(0.0, after_busy - before_busy - cpu)
+    return usage
 
 
 def ensure_csv(workdir: Path, rows: int) -> tuple[Path, float | None]:
@@ -399,16 +424,17 @@ def measure_platform(csv_path: Path, contracts_dir: Path, run_dir: Path) -> dict
     env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_CONTRACTS": str(contracts_dir),
            "DATAOPS_SETTLE_SECONDS": "0"}
     env.pop("DAGSTER_HOME", None)  # instance_for_test makes its own
-    run_child(["--child", "platform", "--csv", str(csv_path), "--result", str(result)], env)
-    return json.loads(result.read_text(encoding="utf-8"))
+    usage = run_child(["--child", "platform", "--csv", str(csv_path), "--result", str(result)],
+                      env)
+    return {**json.loads(result.read_text(encoding="utf-8")), **usage}
 
 
 def measure_baseline(csv_path: Path, run_dir: Path) -> dict[str, Any]:
     result = run_dir / "baseline.json"
     database = run_dir / "baseline.duckdb"
-    run_child(["--child", "baseline", "--csv", str(csv_path), "--database", str(database),
-               "--result", str(result)])
-    return json.loads(result.read_text(encoding="utf-8"))
+    usage = run_child(["--child", "baseline", "--csv", str(csv_path), "--database",
+                       str(database), "--result", str(result)])
+    return {**json.loads(result.read_text(encoding="utf-8")), **usage}
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -490,6 +516,11 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
     same = platform["ledger"] == baseline["ledger"]
     lines.append(f"  ledgers {'match' if same else 'DIFFER'} (equivalent cleaning: "
                  f"{'yes' if same else 'check the baseline SQL against the contract'})")
+    for name, run in (("platform", platform), ("baseline", baseline)):
+        other = run.get("other_cpu_seconds")
+        if other is not None and other > 0.1 * run["child_wall_seconds"]:
+            lines.append(f"WARNING: other processes used {other:.1f} CPU-s during the {name} "
+                         f"run ({run['child_wall_seconds']:.1f} s wall); its figures may be inflated.")
     scope = "" if rows == TARGET_ROWS else f"  (targets are set at {TARGET_ROWS:,} rows)"
     lines += [
         f"targets{scope}",
@@ -504,7 +535,8 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
     csv_path, generated = ensure_csv(workdir, rows)
     gen = f"generated in {generated:.1f} s" if generated is not None else "cached"
     print(f"[{rows:,} rows] {csv_path} ({gen})", file=sys.stderr)
-    platform_runs, baseline_runs = [], []
+    platform_runs: list[dict[str, Any]] = []
+    baseline_runs: list[dict[str, Any]] = []
     for i in range(repeat):
         run_dir = Path(tempfile.mkdtemp(prefix=f"run-{rows}-{i}-", dir=workdir))
         try:
