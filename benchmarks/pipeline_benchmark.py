@@ -137,7 +137,7 @@ def _step_timings(instance: Any, run_id: str) -> dict[str, Any]:
         event = entry.dagster_event
         if event is None:
             continue
-        kind = event.event_type_value
+        kind = event.event_type.name  # RUN_START (its value is the legacy PIPELINE_START)
         if event.step_key is None:
             run.setdefault(kind, entry.timestamp)
             continue
@@ -384,7 +384,23 @@ def busy_cpu_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def sample_rss(child: subprocess.Popen, every: float = 0.05) -> list[tuple[float, float]]:
+    """(epoch seconds, RSS MB) of ``child`` until it exits, to place the peak in a step."""
+    status = Path(f"/proc/{child.pid}/status")
+    samples: list[tuple[float, float]] = []
+    while child.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    samples.append((time.time(), int(line.split()[1]) / 1024))
+                    break
+        except (OSError, ValueError):
+            pass
+        time.sleep(every)
+    return samples
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run this script in a fresh interpreter; show its stderr only if it failed.
 
     Returns the child's wall and CPU seconds and the CPU seconds *other* processes used
@@ -394,15 +410,21 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, f
     before_busy = busy_cpu_seconds()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    after_busy = busy_cpu_seconds()
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-8000:])
-        raise SystemExit(f"child {args[:2]} failed with exit code {done.returncode}")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=out, stderr=err,
+                                 text=True)
+        samples = sample_rss(child)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after_busy = busy_cpu_seconds()
+        if child.returncode != 0:
+            out.seek(0)
+            err.seek(0)
+            sys.stderr.write(out.read()[-4000:] + err.read()[-8000:])
+            raise SystemExit(f"child {args[:2]} failed with exit code {child.returncode}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    usage = {"child_wall_seconds": wall, "child_cpu_seconds": cpu}
+    usage: dict[str, Any] = {"child_wall_seconds": wall, "child_cpu_seconds": cpu,
+                             "rss_samples": samples}
     if before_busy is not None and after_busy is not None:
         usage["other_cpu_seconds"] = max(0.0, after_busy - before_busy - cpu)
     return usage
@@ -426,7 +448,13 @@ def measure_platform(csv_path: Path, contracts_dir: Path, run_dir: Path) -> dict
     env.pop("DAGSTER_HOME", None)  # instance_for_test makes its own
     usage = run_child(["--child", "platform", "--csv", str(csv_path), "--result", str(result)],
                       env)
-    return {**json.loads(result.read_text(encoding="utf-8")), **usage}
+    measured = json.loads(result.read_text(encoding="utf-8"))
+    samples = usage.pop("rss_samples")
+    for step in measured.get("timings", {}).get("steps", {}).values():
+        during = [mb for t, mb in samples if step["start"] <= t <= step["start"] + step["seconds"]]
+        if during:
+            step["max_rss_mb"] = max(during)
+    return {**measured, **usage}
 
 
 def measure_baseline(csv_path: Path, run_dir: Path) -> dict[str, Any]:
@@ -434,6 +462,7 @@ def measure_baseline(csv_path: Path, run_dir: Path) -> dict[str, Any]:
     database = run_dir / "baseline.duckdb"
     usage = run_child(["--child", "baseline", "--csv", str(csv_path), "--database",
                        str(database), "--result", str(result)])
+    usage.pop("rss_samples")
     return {**json.loads(result.read_text(encoding="utf-8")), **usage}
 
 
@@ -498,7 +527,8 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
         if "io_manager_seconds" in step:
             parts.append(f"io manager publish {step['io_manager_seconds']:.2f} s")
         share = 100 * step["seconds"] / p_s if p_s else 0.0
-        lines.append(f"  step {_step_label(step_key):<26} {', '.join(parts)}  ({share:.0f}%)")
+        rss = f", RSS up to {step['max_rss_mb']:.0f} MB" if "max_rss_mb" in step else ""
+        lines.append(f"  step {_step_label(step_key):<26} {', '.join(parts)}  ({share:.0f}%){rss}")
     if platform["checks"]:
         lines.append("  checks: " + ", ".join(f"{k}={'passed' if v else 'FAILED'}"
                                               for k, v in platform["checks"].items()))

@@ -6,6 +6,7 @@ The duckdb pool (limit 1) must serialize the warehouse steps: they all succeed, 
 of them ever run at the same time.
 """
 
+import itertools
 import json
 import threading
 
@@ -71,7 +72,7 @@ def test_concurrent_runs_are_serialized_by_the_duckdb_pool(settings, land, query
                 spans.append((started[step], event.timestamp, f"{result.run_id[:8]}:{step}"))
     assert len(spans) == RUNS * 5  # raw, cleaned and three checks per run
     spans.sort()
-    for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
         assert start >= end, f"{first} and {second} held the warehouse at the same time"
 
     assert query("select count(*) from cleaned.orders") == [(RUNS * 50,)]
