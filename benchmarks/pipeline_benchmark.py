@@ -521,14 +521,16 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
             f"{timings['before_first_step_seconds']:.2f} s, after last step "
             f"{timings['after_last_step_seconds']:.2f} s")
     for step_key, step in timings.get("steps", {}).items():
-        parts = [f"{step['seconds']:7.2f} s"]
-        if "compute_seconds" in step:
-            parts.append(f"compute {step['compute_seconds']:.2f} s")
-        if "io_manager_seconds" in step:
-            parts.append(f"io manager publish {step['io_manager_seconds']:.2f} s")
         share = 100 * step["seconds"] / p_s if p_s else 0.0
-        rss = f", RSS up to {step['max_rss_mb']:.0f} MB" if "max_rss_mb" in step else ""
-        lines.append(f"  step {_step_label(step_key):<26} {', '.join(parts)}  ({share:.0f}%){rss}")
+        parts = []
+        if "compute_seconds" in step:
+            parts.append(f"compute {step['compute_seconds']:5.2f} s")
+        if "io_manager_seconds" in step:
+            parts.append(f"publish (IO manager) {step['io_manager_seconds']:5.2f} s")
+        if "max_rss_mb" in step:
+            parts.append(f"RSS up to {step['max_rss_mb']:.0f} MB")
+        lines.append(f"  step {_step_label(step_key):<22} {step['seconds']:6.2f} s {share:3.0f}%  "
+                     + ", ".join(parts))
     if platform["checks"]:
         lines.append("  checks: " + ", ".join(f"{k}={'passed' if v else 'FAILED'}"
                                               for k, v in platform["checks"].items()))

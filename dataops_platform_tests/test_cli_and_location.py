@@ -1,0 +1,98 @@
+"""The code location loads as the UI loads it, and every CLI command works as documented."""
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from dataops_platform.cli.main import cli
+from dataops_platform.definitions import defs
+
+COMMANDS = [[], ["up"], ["demo"], ["run"], ["contracts"], ["contracts", "validate"], ["generate"]]
+
+
+def test_code_location_loads_with_the_expected_assets_checks_and_sensors(settings):
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    keys = {k.to_user_string() for k in definitions.resolve_all_asset_keys()}
+    for layer in ("raw", "cleaned"):
+        assert {f"{layer}/customers", f"{layer}/orders", f"{layer}/products"} <= keys
+    assert {"curated/enriched_orders", "curated/daily_revenue",
+            "curated/customer_lifetime_value"} <= keys
+    checks = {(k.asset_key.to_user_string(), k.name)
+              for k in definitions.resolve_asset_graph().asset_check_keys}
+    assert ("cleaned/orders", "row_conservation") in checks
+    for name in ("landing_sensor", "dataops_automation"):
+        assert definitions.resolve_sensor_def(name).default_status is dg.DefaultSensorStatus.RUNNING
+
+
+def test_workspace_names_the_location():
+    from dataops_platform.settings import PROJECT_DIR
+
+    assert "location_name: dataops_platform" in (PROJECT_DIR / "workspace.yaml").read_text()
+
+
+@pytest.mark.parametrize("args", COMMANDS)
+def test_every_command_has_help(args):
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_contracts_validate_passes_on_the_demo_and_lists_every_problem(settings, tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["contracts", "validate"])
+    assert ok.exit_code == 0, ok.output
+    assert "3 contract(s) valid" in ok.output
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.yaml").write_text("name: a\ndescription: d\nowner: o\nsource: {format: xml}\n"
+                                   "columns: [{name: x, type: interger}]\n")
+    (broken / "b.yaml").write_text("name: b\ndescription: d\nowner: o\nsource: {format: csv}\n"
+                                   "columns: [{name: x, nulable: false}]\nprimary_key: [y]\n")
+    bad = runner.invoke(cli, ["contracts", "validate", str(broken)])
+    assert bad.exit_code == 1
+    text = bad.output
+    for expected in ("a.yaml: source.format", "a.yaml: columns[0] (x).type",
+                     "b.yaml: columns[0] (x).nulable", "unknown field"):
+        assert expected in text, text
+    assert "Traceback" not in text
+
+
+def test_generate_writes_seeded_files_into_the_landing_folder(settings):
+    result = CliRunner().invoke(cli, ["generate", "--rows", "300", "--days", "2", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (settings.landing_dir / "orders").iterdir()) == [
+        "orders_2026-11-01.ndjson", "orders_2026-11-01_resend.ndjson", "orders_2026-11-02.ndjson"]
+    assert (settings.landing_dir / "products" / "products.parquet").exists()
+
+
+def test_demo_accounts_for_every_row_and_run_is_idempotent(settings, tmp_path):
+    home = tmp_path / "demo-home"
+    runner = CliRunner()
+    demo = runner.invoke(cli, ["demo", "--home", str(home)])
+    assert demo.exit_code == 0, demo.output
+    lines = demo.output.splitlines()
+    assert "every row accounted for" in demo.output
+    orders = next(line.split() for line in lines if line.startswith("orders"))
+    # dataset, files, new, re-delivered, rows in, cleaned, quarantined, duplicates, checks
+    assert orders[1:4] == ["3", "3", "1"]
+    assert int(orders[4]) == int(orders[5]) + int(orders[6]) + int(orders[7]) == 2000
+    assert orders[8] == "9/9"
+
+    again = runner.invoke(cli, ["run", "--home", str(home)])
+    assert again.exit_code == 0, again.output
+    assert "nothing new landed" in again.output
+    assert [line.split()[4:8] for line in again.output.splitlines() if line.startswith("orders")] \
+        == [orders[4:8]]
+
+    refused = runner.invoke(cli, ["demo", "--home", str(home)])
+    assert refused.exit_code == 1 and "--reset" in refused.output
+
+
+def test_run_exits_1_and_names_the_file_when_a_file_is_malformed(settings, land):
+    land("orders/broken.ndjson", b'{"order_id": \n')
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 1
+    assert "orders/broken.ndjson" in result.output
+    assert "Traceback" not in result.output
