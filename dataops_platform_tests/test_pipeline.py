@@ -166,3 +166,20 @@ columns:
     assert sorted(query("select \"column\", rule from quarantine.sensor_readings")) == [
         ("celsius", "max"), ("measured_at", "type")]
     assert query("select count(*) from quarantine.sensor_readings__duplicates") == [(1,)]
+
+
+def test_schema_drift_extra_columns_are_kept_in_raw_and_missing_ones_are_named(settings, land, one_pass, query):
+    land("orders/day1.ndjson", json.dumps({
+        "order_id": "ORD-0000001", "customer_id": 1, "sku": "ABC-0001", "qty": 2, "amount": 3,
+        "currency": "EUR", "ordered_at": "2026-11-01T10:00:00", "status": "placed"}) + "\n")
+    # day 2: a new 'coupon' field arrives, 'amount' (required) and 'status' (optional) are gone
+    land("orders/day2.ndjson", json.dumps({
+        "order_id": "ORD-0000002", "customer_id": 1, "sku": "ABC-0001", "qty": 1,
+        "currency": "EUR", "ordered_at": "2026-11-02T10:00:00", "coupon": "XMAS"}) + "\n")
+    result = one_pass()
+    assert result.ok
+    assert query("select order_id, coupon from raw.orders order by order_id") == [
+        ("ORD-0000001", None), ("ORD-0000002", "XMAS")]
+    assert query("select order_id from cleaned.orders") == [("ORD-0000001",)]
+    assert query("select _source_file, \"column\", rule from quarantine.orders") == [
+        ("orders/day2.ndjson", "amount", "column_missing")]
