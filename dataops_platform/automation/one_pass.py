@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from dataops_platform.settings import PACKAGE_DIR, Settings
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
+TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host"
 
 
 def prepare_instance(settings: Settings) -> dg.DagsterInstance:
@@ -55,6 +57,7 @@ class PassResult:
     processed: dict[str, list[str]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
+    reaped: list[str] = field(default_factory=list)  # runs of a dead process, failed and freed
 
     @property
     def failed_error_checks(self) -> list[CheckOutcome]:
@@ -94,6 +97,40 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAsse
     return decisions
 
 
+def _cli_tags() -> dict[str, str]:
+    return {TRIGGER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail CLI runs whose process died (killed, machine crash) and free their pool slots.
+
+    Otherwise a run killed halfway would hold the duckdb pool's only slot forever and
+    every later run would wait for it.
+    """
+    reaped = []
+    active = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+        tags={TRIGGER_TAG: "cli", HOST_TAG: socket.gethostname()}))
+    for run in active:
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if pid and not _alive(pid):
+            instance.report_run_failed(run, f"the process running it (pid {pid}) died; "
+                                            "the work is redone by this pass")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reaped.append(run.run_id)
+    return reaped
+
+
 def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
     """Partitions whose cleaned table has not been materialized yet (new or failed)."""
     done = instance.get_materialized_partitions(dataset.cleaned.key)
@@ -123,6 +160,7 @@ def run_pass(settings: Settings, defs: dg.Definitions, datasets: Sequence[Datase
              instance: dg.DagsterInstance) -> PassResult:
     """Register landed files, process pending partitions, rebuild curated marts."""
     outcome = PassResult()
+    outcome.reaped = reap_dead_runs(instance)
     outcome.decisions = register_landed(instance, datasets, settings.landing_dir)
     for dataset in datasets:
         job = defs.resolve_job_def(dataset.process_job.name)
@@ -131,13 +169,13 @@ def run_pass(settings: Settings, defs: dg.Definitions, datasets: Sequence[Datase
         for key in pending:
             result = job.execute_in_process(instance=instance, partition_key=key,
                                             raise_on_error=False, run_config=QUIET,
-                                            tags={"dataops/trigger": "cli"})
+                                            tags=_cli_tags())
             _collect(result, outcome)
     ready = _ready_curated(defs, instance) if any(outcome.processed.values()) else []
     if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
-            tags={"dataops/trigger": "cli"})
+            tags=_cli_tags())
         _collect(result, outcome)
     return outcome
 

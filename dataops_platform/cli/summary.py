@@ -61,6 +61,9 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
         if not check.passed:
             where = f" [{check.partition}]" if check.partition else ""
             out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
+    if result.reaped:
+        out.append(f"recovered {len(result.reaped)} run(s) left behind by a process that died; "
+                   "their work was redone")
     for failure in result.failures:
         out.append(f"FAILED {failure}")
     return "\n".join(out)
