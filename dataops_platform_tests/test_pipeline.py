@@ -168,7 +168,7 @@ columns:
     assert query("select count(*) from quarantine.sensor_readings__duplicates") == [(1,)]
 
 
-def test_schema_drift_extra_columns_are_kept_in_raw_and_missing_ones_are_named(settings, land, one_pass, query):
+def test_schema_drift_extra_columns_kept_in_raw_and_missing_ones_named(settings, land, one_pass, query):
     land("orders/day1.ndjson", json.dumps({
         "order_id": "ORD-0000001", "customer_id": 1, "sku": "ABC-0001", "qty": 2, "amount": 3,
         "currency": "EUR", "ordered_at": "2026-11-01T10:00:00", "status": "placed"}) + "\n")
