@@ -21,7 +21,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Contract
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
-from dataops_platform.storage.sql import literal, table
+from dataops_platform.storage.sql import fetch_one, literal, table
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 
@@ -44,9 +44,9 @@ def _places(contract: Contract) -> dict[str, str]:
 
 def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = (part.strip('"') for part in relation.split("."))
-    return bool(conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name]).fetchone()[0])
+    return bool(fetch_one(
+        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, name])[0])
 
 
 def ledger(conn: duckdb.DuckDBPyConnection, contract: Contract,
@@ -61,9 +61,8 @@ def ledger_totals(conn: duckdb.DuckDBPyConnection, contract: Contract) -> dict[s
     """The dataset-wide ledger plus the number of files (partitions) in raw."""
     totals = ledger(conn, contract)
     raw = table("raw", contract.name)
-    totals["files"] = int(conn.execute(
-        f"select count(distinct {PARTITION_COLUMN}) from {raw}").fetchone()[0]
-    ) if _exists(conn, raw) else 0
+    totals["files"] = int(fetch_one(
+        conn, f"select count(distinct {PARTITION_COLUMN}) from {raw}")[0]) if _exists(conn, raw) else 0
     return totals
 
 
@@ -82,7 +81,7 @@ def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, part
         frame = batch.to_pandas()
         checked += len(frame)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)  # warn-level rules
+            warnings.simplefilter("ignore", category=pa_errors.SchemaWarning)  # warn-level rules
             try:
                 schema.validate(frame, lazy=True)
             except pa_errors.SchemaErrors as exc:

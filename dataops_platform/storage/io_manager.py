@@ -27,7 +27,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _partition_where_clause
 from pydantic import Field
 
-from dataops_platform.storage.sql import quote_ident
+from dataops_platform.storage.sql import fetch_one, quote_ident
 from dataops_platform.storage.warehouse import connect
 
 
@@ -59,9 +59,9 @@ class StagedTables:
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, table]).fetchone()[0])
+    return bool(fetch_one(
+        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, table])[0])
 
 
 def _slice_where(table_slice: TableSlice) -> str:
@@ -99,7 +99,7 @@ def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str
             if column not in have:
                 conn.execute(f"alter table {target} add column {quote_ident(column)} {dtype}")
         conn.execute(f"delete from {target} where {where}")
-    inserted = conn.execute(f"insert into {target} by name select * from {source}").fetchone()
+    inserted = fetch_one(conn, f"insert into {target} by name select * from {source}")
     return int(inserted[0]) if inserted else 0
 
 

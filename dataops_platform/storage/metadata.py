@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
-from dataops_platform.storage.sql import quote_ident
+from dataops_platform.storage.sql import fetch_one, quote_ident
 
 PREVIEW_ROWS = 5
 
@@ -31,7 +31,7 @@ def column_schema(conn: duckdb.DuckDBPyConnection, relation: str,
 
 
 def count(conn: duckdb.DuckDBPyConnection, relation: str, where: str = "true") -> int:
-    return int(conn.execute(f"select count(*) from {relation} where {where}").fetchone()[0])
+    return int(fetch_one(conn, f"select count(*) from {relation} where {where}")[0])
 
 
 def staging_name(*parts: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import duckdb
+
 
 def quote_ident(name: str) -> str:
     """Quote an identifier so delivered column names like ``E-Mail`` are usable."""
@@ -21,3 +25,14 @@ def literal(value: object) -> str:
 
 def table(schema: str, name: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+def fetch_one(conn: duckdb.DuckDBPyConnection, sql: str,
+              params: Sequence[object] | None = None) -> tuple:
+    """The first row, with the result fully consumed.
+
+    DuckDB 2 refuses new relations on a connection whose last result was only partly
+    fetched, so a bare ``fetchone()`` would break the next ``conn.sql(...)``.
+    """
+    rows = conn.execute(sql, params or []).fetchall()
+    return rows[0] if rows else ()

@@ -13,6 +13,7 @@ from dataops_platform.collect.readers import DELIVERED_COLUMNS
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables, TableRef
 from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
+from dataops_platform.storage.sql import fetch_one
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
 
@@ -26,7 +27,7 @@ def duplicates_table(contract: Contract) -> str:
 
 
 def _delivered(conn: duckdb.DuckDBPyConnection, raw: TableRef) -> list[str]:
-    row = conn.execute(raw.select(DELIVERED_COLUMNS) + " limit 1").fetchone()
+    row = fetch_one(conn, raw.select(DELIVERED_COLUMNS) + " limit 1")
     return list(row[0]) if row and row[0] is not None else []
 
 
