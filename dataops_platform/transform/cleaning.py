@@ -158,8 +158,12 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
     ]
     violation_list = (f"list_filter([{', '.join(structs)}], lambda v: v is not null)"
                       if structs else "[]")
-    original = ", ".join(f"{literal(c)}, {quote_ident(c)}" for c in delivered)
+    # The original record is rebuilt only for quarantined and duplicate rows (a join back
+    # to the raw slice): building it for every row doubled the memory of a large file.
+    original = ", ".join(f"{literal(c)}, raw_rows.{quote_ident(c)}" for c in delivered)
     original_json = f"json_object({original})" if delivered else "'{}'::json"
+    with_original = (f"from {evaluated_table} as e join ({raw_select}) as raw_rows "
+                     "using (_row_number)")
     key_cols = ", ".join(quote_ident(k) for k in contract.primary_key)
     first_of_key = (f"row_number() over (partition by {key_cols}, _has_error "
                     f"order by _row_number)" if contract.primary_key else "1")
@@ -171,7 +175,7 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
         create or replace table {evaluated_table} as
         with typed as (
             select {lineage}, {', '.join(selects)},
-                   {violation_list} as _violations, {original_json} as _original
+                   {violation_list} as _violations
             from ({raw_select}) as raw_rows
         ), flagged as (
             select *, list_bool_or(list_transform(_violations,
@@ -189,20 +193,21 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
         from {evaluated_table} where not _has_error and _occurrence = 1
     """
     first_error = "list_filter(_violations, lambda v: v.severity = 'error')[1]"
+    lineage_e = ", ".join(f"e.{c}" for c in LINEAGE)
     quarantine = f"""
-        select {literal(contract.name)} as dataset, {lineage},
+        select {literal(contract.name)} as dataset, {lineage_e},
                {first_error}.col as "column", {first_error}.rule as rule,
                {first_error}.value as value,
                to_json(list_filter(_violations, lambda v: v.severity = 'error')) as violations,
-               _original as original_record
-        from {evaluated_table} where _has_error
+               {original_json} as original_record
+        {with_original} where _has_error order by e._row_number
     """
     duplicates = f"""
-        select {literal(contract.name)} as dataset, {lineage},
+        select {literal(contract.name)} as dataset, {lineage_e},
                _kept_row as duplicate_of_row,
                {literal(', '.join(contract.primary_key))} as key_columns,
-               _original as original_record
-        from {evaluated_table} where not _has_error and _occurrence > 1
+               {original_json} as original_record
+        {with_original} where not _has_error and _occurrence > 1 order by e._row_number
     """
     source_names = {c.source_name for c in contract.columns}
     return CleaningPlan(
