@@ -187,7 +187,7 @@ def warehouse_ledger(database: Path) -> dict[str, int]:
     try:
         existing = {f"{s}.{t}" for s, t in conn.execute(
             "select schema_name, table_name from duckdb_tables()").fetchall()}
-        return {name: int(conn.execute(f"select count(*) from {rel}").fetchone()[0])
+        return {name: int(conn.execute(f"select count(*) from {rel}").fetchall()[0][0])
                 if rel in existing else -1 for name, rel in tables.items()}
     finally:
         conn.close()
@@ -355,10 +355,10 @@ def child_baseline(csv_path: Path, database: Path, result_path: Path) -> None:
         conn.execute(statement)
     conn.execute("checkpoint")
     t2 = time.perf_counter()
-    ledger = {name: int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+    ledger = {name: int(conn.execute(f"select count(*) from {table}").fetchall()[0][0])
               for name, table in (("rows_in", "raw"), ("cleaned", "cleaned"),
                                   ("quarantined", "quarantine"), ("duplicates", "duplicates"))}
-    threads = conn.execute("select current_setting('threads')").fetchone()[0]
+    threads = conn.execute("select current_setting('threads')").fetchall()[0][0]
     conn.close()
     write_json(result_path, {
         "load_seconds": t1 - t0,
@@ -487,6 +487,16 @@ def versions() -> dict[str, str]:
     return out
 
 
+def platform_revision() -> str:
+    """The checkout's commit, marked '+dirty' when the platform package has local edits."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--", "dataops_platform") else "")
+
+
 def _mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -495,14 +505,16 @@ def _step_label(step_key: str) -> str:
     return step_key.replace(f"__{DATASET}", "").replace(f"{DATASET}_", "")
 
 
-def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[str, Any]) -> str:
+def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[str, Any],
+           revision: str) -> str:
     """The printed table and breakdown for one size."""
     size_mb = csv_path.stat().st_size / 1e6
     p_s, b_s = platform["seconds"], baseline["seconds"]
     ratio = p_s / b_s if b_s else float("inf")
     rss_ratio = platform["peak_rss_mb"] / baseline["peak_rss_mb"]
     lines = [
-        f"== {rows:,} rows ({size_mb:.1f} MB CSV, seed {SEED}, {os.cpu_count()} CPUs) ==",
+        f"== {rows:,} rows ({size_mb:.1f} MB CSV, seed {SEED}, {os.cpu_count()} CPUs, "
+        f"platform at {revision}) ==",
         f"{'rows':>10} {'plat s':>8} {'plat rows/s':>12} {'plat RSS MB':>12} "
         f"{'base s':>8} {'base rows/s':>12} {'base RSS MB':>12} {'ratio':>7}",
         f"{rows:>10,} {p_s:>8.2f} {rows / p_s:>12,.0f} {platform['peak_rss_mb']:>12.0f} "
@@ -529,7 +541,7 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
             parts.append(f"publish (IO manager) {step['io_manager_seconds']:5.2f} s")
         if "max_rss_mb" in step:
             parts.append(f"RSS up to {step['max_rss_mb']:.0f} MB")
-        lines.append(f"  step {_step_label(step_key):<22} {step['seconds']:6.2f} s {share:3.0f}%  "
+        lines.append(f"  step {_step_label(step_key):<24} {step['seconds']:6.2f} s {share:3.0f}%  "
                      + ", ".join(parts))
     if platform["checks"]:
         lines.append("  checks: " + ", ".join(f"{k}={'passed' if v else 'FAILED'}"
@@ -567,6 +579,7 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
     csv_path, generated = ensure_csv(workdir, rows)
     gen = f"generated in {generated:.1f} s" if generated is not None else "cached"
     print(f"[{rows:,} rows] {csv_path} ({gen})", file=sys.stderr)
+    revision = platform_revision()
     platform_runs: list[dict[str, Any]] = []
     baseline_runs: list[dict[str, Any]] = []
     for i in range(repeat):
@@ -582,7 +595,10 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
             else:
                 shutil.rmtree(run_dir, ignore_errors=True)
     platform, baseline = _median_run(platform_runs), _median_run(baseline_runs)
-    print(report(rows, csv_path, platform, baseline), flush=True)
+    after = platform_revision()
+    if after != revision:
+        revision = f"{revision} -> {after}: the platform changed during the measurement"
+    print(report(rows, csv_path, platform, baseline, revision), flush=True)
     print(flush=True)
     ratio = platform["seconds"] / baseline["seconds"] if baseline["seconds"] else None
     write_json(RESULTS_DIR / f"pipeline-{rows}.json", {
@@ -592,6 +608,7 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "system": py_platform.platform()},
         "versions": versions(),
+        "platform_revision": revision,
         "repeat": repeat,
         "platform": platform,
         "baseline": baseline,
