@@ -58,8 +58,8 @@ CURATED_JOB = dg.define_asset_job(
 def resources(settings: Settings) -> dict[str, object]:
     database = str(settings.warehouse_path)
     return {
-        "io_manager": WarehouseIOManager(database=database),
-        "warehouse": Warehouse(database=database),
+        "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
+        "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
         "landing": LandingZone(root=str(settings.landing_dir)),
     }
 

@@ -5,6 +5,8 @@ Everything the platform writes lives under one *home* folder so a laptop run is 
 
 - ``DATAOPS_HOME``      the home folder (default: ``.dataops/`` in the checkout, git-ignored)
 - ``DATAOPS_CONTRACTS`` the folder of dataset contracts (default: the bundled demo contracts)
+- ``DATAOPS_DUCKDB_MEMORY_LIMIT`` DuckDB's memory cap per process (default 1GB; it spills
+  to disk beyond it, which keeps a 5M-row file under 2 GB of RSS)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 HOME_ENV = "DATAOPS_HOME"
 CONTRACTS_ENV = "DATAOPS_CONTRACTS"
+MEMORY_LIMIT_ENV = "DATAOPS_DUCKDB_MEMORY_LIMIT"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -28,13 +31,15 @@ class Settings:
 
     home: Path
     contracts_dir: Path
+    duckdb_memory_limit: str = "1GB"
 
     @classmethod
     def from_env(cls) -> Settings:
         home = os.environ.get(HOME_ENV) or str(PROJECT_DIR / ".dataops")
         contracts = os.environ.get(CONTRACTS_ENV) or str(DEMO_CONTRACTS_DIR)
         return cls(home=Path(home).expanduser().resolve(),
-                   contracts_dir=Path(contracts).expanduser().resolve())
+                   contracts_dir=Path(contracts).expanduser().resolve(),
+                   duckdb_memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or "1GB")
 
     @property
     def landing_dir(self) -> Path:
@@ -45,6 +50,11 @@ class Settings:
     def warehouse_path(self) -> Path:
         """The DuckDB file holding the raw, cleaned, curated and quarantine schemas."""
         return self.home / "warehouse.duckdb"
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """Connection settings every warehouse connection of a process must share."""
+        return {"memory_limit": self.duckdb_memory_limit}
 
     @property
     def dagster_home(self) -> Path:

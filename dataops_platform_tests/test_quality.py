@@ -52,6 +52,11 @@ def test_a_lost_row_and_a_forbidden_value_are_caught(settings, contracts, land, 
         assert sample["_source_file"].tolist() == ["customers/c.csv"]
         assert sample["_row_number"].tolist() == [2]
         assert sample["failure_case"].tolist() == ["XX"]
+
+        # a primary key repeated in two different batches is still caught
+        conn.execute("update cleaned.customers set country = 'FR', customer_id = 1")
+        checked, failures, sample = validate_partition(conn, contracts["customers"], key, batch_rows=1)
+        assert failures == 2 and sample["check"].tolist() == ["primary_key_unique"] * 2
     finally:
         conn.close()
 

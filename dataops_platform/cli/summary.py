@@ -27,7 +27,7 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     rows: list[list[object]] = []
     unbalanced = []
     if settings.warehouse_path.exists():
-        conn = connect(str(settings.warehouse_path))
+        conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
         try:
             totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
         finally:

@@ -10,7 +10,7 @@ from dataops_platform.collect.landing import (
     resolve_partition,
     split_partition_key,
 )
-from dataops_platform.collect.readers import ReadError, stage_file
+from dataops_platform.collect.readers import ReadError, numbered, stage_file
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
@@ -80,11 +80,12 @@ def build_raw_asset(contract: Contract,
                 "content_hash": digest,
                 "rows": rows,
                 "delivered_columns": ", ".join(delivered) or "(none: empty file)",
-                "dagster/column_schema": column_schema(conn, staged),
+                "dagster/column_schema": column_schema(conn, numbered(staged)),
                 "preview": preview(conn, staged),
             }
         context.log.info(f"{relative}: {rows} rows staged for raw.{contract.name}")
-        return dg.Output(StagedTables(main=staged, replace_where=same_file_versions(key)),
+        return dg.Output(StagedTables(main=numbered(staged), cleanup=(staged,),
+                                      replace_where=same_file_versions(key)),
                          metadata=metadata)
 
     return raw

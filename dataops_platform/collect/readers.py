@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -175,7 +176,8 @@ def stage_file(
     """Create table ``target`` holding the file's rows as text plus lineage columns.
 
     ``lineage`` maps column names to SQL expressions (constant per file); the file's own
-    column list is added as ``_delivered_columns``.
+    column list is added as ``_delivered_columns`` (JSON text). Row numbers are not stored
+    here: ``numbered(target)`` adds them from the table's rowid when publishing.
 
     Returns the delivered column names (in file order). An empty or header-only file gives
     an empty table that still carries the lineage columns. Raises ReadError on bad input.
@@ -190,21 +192,25 @@ def stage_file(
                 relation, columns = _parquet_relation(conn, readable)
             else:
                 relation, columns = _json_relation(conn, readable, fmt)
-            delivered = "cast([" + ", ".join(literal(c) for c in columns) + "] as varchar[])"
+            delivered = literal(json.dumps(columns))  # a constant: free, unlike a list per row
             lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
                                     {**lineage, DELIVERED_COLUMNS: delivered}.items())
             if not relation:
-                conn.execute(
-                    f"create or replace table {target} as select "
-                    f"{lineage_sql}, 0::bigint as _row_number limit 0")
+                conn.execute(f"create or replace table {target} as select {lineage_sql} limit 0")
                 return []
             values = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
                                for c in columns)
-            conn.execute(
-                f"create or replace table {target} as select {values}, {lineage_sql}, "
-                f"row_number() over () as _row_number from {relation}")
+            # Rows keep file order (DuckDB preserves insertion order), so the table's rowid
+            # gives each row's number in the file without a costly window over all rows.
+            conn.execute(f"create or replace table {target} as select {values}, {lineage_sql} "
+                         f"from {relation}")
             return columns
     except ValueError as exc:
         raise ReadError(path, contract, str(exc)) from None
     except duckdb.Error as exc:
         raise ReadError(path, contract, _duckdb_detail(exc)) from None
+
+
+def numbered(staged_table: str) -> str:
+    """A source for publishing the staged file with ``_row_number`` (1-based, file order)."""
+    return f"(select *, rowid + 1 as _row_number from {staged_table})"

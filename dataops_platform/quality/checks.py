@@ -21,7 +21,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Contract
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
-from dataops_platform.storage.sql import fetch_one, literal, table
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 
@@ -68,16 +68,17 @@ def ledger_totals(conn: duckdb.DuckDBPyConnection, contract: Contract) -> dict[s
 
 def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
                        batch_rows: int = VALIDATION_BATCH_ROWS) -> tuple[int, int, pd.DataFrame]:
-    """Run the pandera schema over the stored partition in batches.
+    """Run the pandera schema over the stored partition in batches of ``batch_rows``.
 
-    Returns (rows checked, error-level failure cases, sample of failures with file and row).
+    Row rules are checked batch by batch (bounded memory, no sort); primary-key uniqueness
+    spans batches, so it is checked once over the whole partition in SQL. Returns (rows
+    checked, error-level failure cases, sample of failures with file and row number).
     """
-    schema = compile_schema(contract)
-    query = (f"select * from {table('cleaned', contract.name)} "
-             f"where {PARTITION_COLUMN} = {literal(partition_key)} order by _row_number")
-    reader = conn.sql(query).to_arrow_reader(batch_rows)
+    schema = compile_schema(contract, with_unique=False)
+    where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
+    relation = table("cleaned", contract.name)
     checked, failures, samples = 0, 0, []
-    for batch in reader:
+    for batch in conn.sql(f"select * from {relation} where {where}").to_arrow_reader(batch_rows):
         frame = batch.to_pandas()
         checked += len(frame)
         with warnings.catch_warnings():
@@ -90,6 +91,14 @@ def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, part
                 located = cases.join(frame[["_source_file", "_row_number"]], on="index",
                                      how="left") if "index" in cases else cases
                 samples.append(located.head(SAMPLE_ROWS))
+    if contract.primary_key:
+        keys = ", ".join(quote_ident(k) for k in contract.primary_key)
+        repeated = conn.execute(
+            f"select _source_file, _row_number, {keys} from {relation} where {where} "
+            f"qualify count(*) over (partition by {keys}) > 1 order by _row_number").fetchdf()
+        if not repeated.empty:
+            failures += len(repeated)
+            samples.append(repeated.assign(check="primary_key_unique").head(SAMPLE_ROWS))
     sample = pd.concat(samples).head(SAMPLE_ROWS) if samples else pd.DataFrame()
     return checked, failures, sample
 

@@ -51,7 +51,9 @@ def column_checks(column: Column) -> list[pa.Check]:
     return checks
 
 
-def compile_schema(contract: Contract) -> pa.DataFrameSchema:
+def compile_schema(contract: Contract, with_unique: bool = True) -> pa.DataFrameSchema:
+    """The contract as a pandera schema; ``with_unique=False`` leaves the primary-key check
+    to the caller (batched validation cannot see repeats across batches)."""
     columns = {
         c.name: pa.Column(
             _DTYPES[c.type],
@@ -66,7 +68,7 @@ def compile_schema(contract: Contract) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         columns,
         name=contract.name,
-        unique=contract.primary_key or None,
+        unique=(contract.primary_key or None) if with_unique else None,
         strict=False,  # lineage columns (_source_file, _row_number, ...) ride along
         coerce=True,
     )

@@ -49,13 +49,20 @@ class TableRef:
 
 @dataclass(frozen=True)
 class StagedTables:
-    """Staging tables to publish. ``main`` goes to the asset's table; ``side`` maps
-    ``schema.table`` targets (e.g. the quarantine) to staging tables, written in the same
-    transaction. ``replace_where`` widens what is replaced (e.g. earlier file versions)."""
+    """What an SQL-first asset hands over for publishing, all in one transaction.
+
+    ``main`` goes to the asset's own table; ``side`` maps other ``schema.table`` targets
+    (e.g. the quarantine) to their sources. A source is a staging table or a parenthesized
+    ``(select ...)`` over staging tables, so rows are written once, straight into the
+    target. ``cleanup`` lists staging tables to drop after publishing (staging tables used
+    as sources are dropped anyway). ``replace_where`` widens what is replaced (e.g. the
+    rows of earlier versions of the same file).
+    """
 
     main: str
     side: dict[str, str] = field(default_factory=dict)
     replace_where: str | None = None
+    cleanup: tuple[str, ...] = ()
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -165,7 +172,8 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
         for target, staged in obj.side.items():
             schema, _, name = target.partition(".")
             publish(connection, schema, name, staged, where)
-        for staged in [obj.main, *obj.side.values()]:
+        sources = [obj.main, *obj.side.values()]
+        for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
             connection.execute(f"drop table if exists {staged}")
         return _table_metadata(context, rows)
 

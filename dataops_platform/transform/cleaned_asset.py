@@ -5,6 +5,8 @@ results are published with the quarantine and duplicates records in one transact
 """
 
 
+import json
+
 import dagster as dg
 import duckdb
 
@@ -12,7 +14,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_fi
 from dataops_platform.collect.readers import DELIVERED_COLUMNS
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables, TableRef
-from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
+from dataops_platform.storage.metadata import column_schema, preview, staging_name
 from dataops_platform.storage.sql import fetch_one
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
@@ -28,20 +30,19 @@ def duplicates_table(contract: Contract) -> str:
 
 def _delivered(conn: duckdb.DuckDBPyConnection, raw: TableRef) -> list[str]:
     row = fetch_one(conn, raw.select(DELIVERED_COLUMNS) + " limit 1")
-    return list(row[0]) if row and row[0] is not None else []
+    return list(json.loads(row[0])) if row and row[0] is not None else []
 
 
-def _rule_counts(conn: duckdb.DuckDBPyConnection, staged_quarantine: str,
-                 staged_cleaned: str) -> dict[str, int]:
+def _rule_counts(conn: duckdb.DuckDBPyConnection, quarantine: str,
+                 cleaned: str) -> dict[str, int]:
     """Violations per ``column:rule``: error rules from the quarantine, warn rules kept."""
     counts: dict[str, int] = {}
     for name, n in conn.execute(
-        f'select "column" || \':\' || rule, count(*) from {staged_quarantine} group by 1 '
-        "order by 2 desc"
+        f'select "column" || \':\' || rule, count(*) from {quarantine} group by 1 order by 2 desc'
     ).fetchall():
         counts[f"error {name}"] = int(n)
     for name, n in conn.execute(
-        f"select w, count(*) from (select unnest(_warnings) as w from {staged_cleaned}) "
+        f"select w, count(*) from (select unnest(_warnings) as w from {cleaned}) "
         "group by 1 order by 2 desc"
     ).fetchall():
         counts[f"warn {name}"] = int(n)
@@ -50,39 +51,38 @@ def _rule_counts(conn: duckdb.DuckDBPyConnection, staged_quarantine: str,
 
 def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: TableRef,
                     partition_key: str) -> tuple[StagedTables, dict]:
-    """Stage cleaned/quarantine/duplicates for one partition; return them and the ledger."""
+    """Evaluate one partition once; hand its three splits to the IO manager as queries.
+
+    The evaluated table is the only intermediate: cleaned, quarantine and duplicates rows
+    are written straight into their tables when the IO manager publishes them.
+    """
     evaluated = staging_name("eval", contract.name, partition_key)
-    staged = {part: staging_name(part, contract.name, partition_key)
-              for part in ("cleaned", "quarantine", "duplicates")}
     plan = plan_cleaning(contract, raw.select(), _delivered(conn, raw), evaluated)
     conn.execute(plan.evaluate)
-    conn.execute(f"create or replace table {staged['cleaned']} as {plan.cleaned}")
-    conn.execute(f"create or replace table {staged['quarantine']} as {plan.quarantine}")
-    conn.execute(f"create or replace table {staged['duplicates']} as {plan.duplicates}")
-    conn.execute(f"drop table {evaluated}")
-    ledger = {
-        "rows_in": count(conn, raw.qualified, raw.where),
-        "cleaned": count(conn, staged["cleaned"]),
-        "quarantined": count(conn, staged["quarantine"]),
-        "duplicates": count(conn, staged["duplicates"]),
-    }
+    cleaned, quarantine, duplicates = (f"({plan.cleaned})", f"({plan.quarantine})",
+                                       f"({plan.duplicates})")
+    rows_in, quarantined, dups = fetch_one(
+        conn, f"select count(*), coalesce(count_if(_has_error), 0), "
+              f"coalesce(count_if(not _has_error and _occurrence > 1), 0) from {evaluated}")
     metadata: dict = {
-        **{f"rows_{k}" if k != "rows_in" else k: v for k, v in ledger.items()},
-        "violations": dg.MetadataValue.json(_rule_counts(conn, staged["quarantine"],
-                                                         staged["cleaned"])),
+        "rows_in": int(rows_in),
+        "rows_cleaned": int(rows_in - quarantined - dups),
+        "rows_quarantined": int(quarantined),
+        "rows_duplicates": int(dups),
+        "violations": dg.MetadataValue.json(_rule_counts(conn, quarantine, cleaned)),
         "missing_columns": ", ".join(plan.missing_columns) or "none",
         "unexpected_columns": ", ".join(plan.unexpected_columns) or "none",
         "dagster/column_schema": column_schema(
-            conn, staged["cleaned"], {c.name: c.description for c in contract.columns}),
-        "preview": preview(conn, staged["cleaned"]),
+            conn, cleaned, {c.name: c.description for c in contract.columns}),
+        "preview": preview(conn, cleaned),
         "quarantine_sample": preview(
-            conn, staged["quarantine"], '_source_file, _row_number, "column", rule, value'),
+            conn, quarantine, '_source_file, _row_number, "column", rule, value'),
     }
     tables = StagedTables(
-        main=staged["cleaned"],
-        side={quarantine_table(contract): staged["quarantine"],
-              duplicates_table(contract): staged["duplicates"]},
+        main=cleaned,
+        side={quarantine_table(contract): quarantine, duplicates_table(contract): duplicates},
         replace_where=same_file_versions(partition_key),
+        cleanup=(evaluated,),
     )
     return tables, metadata
 
