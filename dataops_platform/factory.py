@@ -64,14 +64,22 @@ def resources(settings: Settings) -> dict[str, object]:
     }
 
 
-def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:
+@dataclass(frozen=True)
+class Platform:
+    """The definitions plus the per-dataset pieces the CLI needs to drive them headless."""
+
+    definitions: dg.Definitions
+    datasets: list[DatasetAssets]
+
+
+def build_platform(settings: Settings, contracts: list[Contract] | None = None) -> Platform:
     """Every dataset's assets and checks, the demo's curated assets, sensors and resources."""
     settings.ensure()
     contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
     datasets = [build_dataset(c) for c in contracts]
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
         asset_checks=[c for d in datasets for c in d.checks]
         + (curated_checks() if curated else []),
@@ -80,3 +88,8 @@ def build_definitions(settings: Settings, contracts: list[Contract] | None = Non
         sensors=build_sensors(datasets),
         resources=resources(settings),
     )
+    return Platform(definitions, datasets)
+
+
+def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:
+    return build_platform(settings, contracts).definitions

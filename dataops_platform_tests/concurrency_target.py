@@ -1,4 +1,10 @@
-"""A reconstructable job for the concurrency test: child processes rebuild it from the env."""
+"""Launch one partition run of ``process_orders`` in its own process (concurrency test).
+
+Each launcher is a separate OS process, as runs launched by the Dagster daemon are; the
+multiprocess executor then runs every step in a process of its own.
+"""
+
+import sys
 
 import dagster as dg
 
@@ -8,3 +14,15 @@ from dataops_platform.settings import Settings
 
 def process_orders() -> dg.JobDefinition:
     return build_definitions(Settings.from_env()).resolve_job_def("process_orders")
+
+
+def launch(partition_key: str) -> int:
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(dg.reconstructable(process_orders), instance,
+                                tags={"dagster/partition": partition_key}, raise_on_error=False)
+        print(result.run_id)
+        return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(launch(sys.argv[1]))

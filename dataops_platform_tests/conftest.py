@@ -12,8 +12,7 @@ import duckdb
 import pytest
 
 from dataops_platform.automation.one_pass import PassResult, prepare_instance, run_pass
-from dataops_platform.contracts import load_contracts
-from dataops_platform.factory import build_dataset, build_definitions
+from dataops_platform.factory import build_platform
 from dataops_platform.settings import DEMO_CONTRACTS_DIR, DEMO_SAMPLE_DATA_DIR, Settings
 
 
@@ -62,9 +61,7 @@ def one_pass(settings: Settings) -> Iterator[Callable[[], PassResult]]:
     def _run() -> PassResult:
         instance = prepare_instance(settings)
         instances.append(instance)
-        contracts = load_contracts(settings.contracts_dir)
-        defs = build_definitions(settings, contracts)
-        return run_pass(settings, defs, [build_dataset(c) for c in contracts], instance)
+        return run_pass(settings, build_platform(settings), instance)
 
     yield _run
     for instance in instances:

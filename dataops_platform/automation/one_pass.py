@@ -21,7 +21,7 @@ import dagster as dg
 from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
 from dataops_platform.collect.landing import landing_base, slug, split_partition_key
-from dataops_platform.factory import CURATED_JOB, DatasetAssets
+from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
 from dataops_platform.settings import PACKAGE_DIR, Settings
 
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
@@ -156,9 +156,9 @@ def _human(error: object) -> str:
     return message.split("\n\nStack Trace")[0].strip()
 
 
-def run_pass(settings: Settings, defs: dg.Definitions, datasets: Sequence[DatasetAssets],
-             instance: dg.DagsterInstance) -> PassResult:
+def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> PassResult:
     """Register landed files, process pending partitions, rebuild curated marts."""
+    defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
     outcome.decisions = register_landed(instance, datasets, settings.landing_dir)

@@ -141,14 +141,13 @@ def _validate_or_exit(settings: Settings) -> list:
 def _run(settings: Settings) -> None:
     from dataops_platform.automation.one_pass import prepare_instance, run_pass
     from dataops_platform.cli.summary import render_summary
-    from dataops_platform.factory import build_dataset, build_definitions
+    from dataops_platform.factory import build_platform
 
     contracts = _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    defs = build_definitions(settings, contracts)
-    datasets = [build_dataset(c) for c in contracts]
-    result = run_pass(settings, defs, datasets, instance)
-    click.echo(render_summary(settings, datasets, result))
+    platform = build_platform(settings, contracts)
+    result = run_pass(settings, platform, instance)
+    click.echo(render_summary(settings, platform.datasets, result))
     if not result.ok:
         sys.exit(1)
 
