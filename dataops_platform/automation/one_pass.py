@@ -11,6 +11,7 @@ import os
 import posixpath
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,8 +78,10 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAsse
     _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
                                       now_ns=0)
     time.sleep(OBSERVE_GAP_S)
+    # no hashing budget here: a headless pass takes everything that has landed
     _, requests, _, decisions = evaluate_landing(datasets, landing_root, None,
-                                                 previous=decode_cursor(first))
+                                                 previous=decode_cursor(first),
+                                                 max_hashes=sys.maxsize)
     for dataset in datasets:  # a file's own registered content is not a re-delivery
         base = landing_base(dataset.contract.landing_glob)
         decisions[dataset.contract.name] = [
@@ -103,10 +106,10 @@ def _cli_tags() -> dict[str, str]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: existence check only
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # exists, owned by someone else
         return True
     return True
 

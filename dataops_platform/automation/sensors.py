@@ -37,14 +37,18 @@ def settle_ns() -> int:
     return int(float(os.environ.get(SETTLE_SECONDS_ENV, "10")) * 1e9)
 
 
-def evaluate_landing(datasets: "Sequence[DatasetAssets]", landing_root: Path,
+def evaluate_landing(datasets: "Sequence[DatasetAssets]", root: Path,
                      cursor: str | None, *, now_ns: int | None = None,
                      previous: dict[str, DatasetCursor] | None = None,
+                     max_hashes: int = MAX_HASHES_PER_TICK,
                      ) -> tuple[list[dg.RunRequest], list, str, dict[str, list]]:
-    """One pass of the landing decision over every dataset (shared by sensor and CLI)."""
-    root = landing_root
-    cursors = previous if previous is not None else decode_cursor(cursor)
-    budget = MAX_HASHES_PER_TICK
+    """One pass of the landing decision over every dataset (shared by sensor and CLI).
+
+    Returns the run requests, the dynamic-partition requests, the merged cursor and the
+    decisions per dataset. ``previous`` (already decoded) takes precedence over ``cursor``.
+    """
+    cursors = dict(previous) if previous is not None else decode_cursor(cursor)
+    budget = max_hashes
     run_requests: list[dg.RunRequest] = []
     partition_requests: list = []
     decisions_by_dataset: dict[str, list] = {}
