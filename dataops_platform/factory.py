@@ -53,6 +53,7 @@ def build_dataset(contract: Contract) -> DatasetAssets:
 CURATED_JOB = dg.define_asset_job(
     "curated", selection=dg.AssetSelection.key_prefixes(["curated"]),
     description="Rebuild every curated mart and run its checks.")
+CURATED_CHECK_JOB_NAME = "check_curated"
 
 
 def resources(settings: Settings) -> dict[str, object]:
@@ -84,7 +85,10 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         asset_checks=[c for d in datasets for c in d.checks]
         + (curated_checks() if curated else []),
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
-        + ([CURATED_JOB] if curated else []),
+        + ([CURATED_JOB, dg.define_asset_job(
+            CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
+            description="Re-run the curated marts' checks against the warehouse.")]
+           if curated else []),
         sensors=build_sensors(datasets),
         resources=resources(settings),
     )

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from dataops_platform.cli.main import cli
 from dataops_platform.definitions import defs
 
-COMMANDS = [[], ["up"], ["demo"], ["run"], ["contracts"], ["contracts", "validate"], ["generate"]]
+COMMANDS = [[], ["up"], ["demo"], ["run"], ["check"], ["contracts"], ["contracts", "validate"],
+            ["generate"]]
 
 
 def test_code_location_loads_with_the_expected_assets_checks_and_sensors(settings):
@@ -96,3 +97,28 @@ def test_run_exits_1_and_names_the_file_when_a_file_is_malformed(settings, land)
     assert result.exit_code == 1
     assert "orders/broken.ndjson" in result.output
     assert "Traceback" not in result.output
+
+
+def test_check_gates_on_the_warehouse_as_it_is_now(settings, land_samples, query):
+    runner = CliRunner()
+    nothing = runner.invoke(cli, ["check"])
+    assert nothing.exit_code == 1 and "Nothing to check yet" in nothing.output
+
+    land_samples()
+    assert runner.invoke(cli, ["run"]).exit_code == 0
+    ok = runner.invoke(cli, ["check"])
+    assert ok.exit_code == 0, ok.output
+    assert "gate: passed" in ok.output
+    assert [line.split()[1:5] for line in ok.output.splitlines() if line.startswith("cleaned/orders")] \
+        == [["3", "9", "9", "0"]]
+
+    # someone deletes quarantined rows behind the platform's back: the ledger no longer balances
+    (key,) = query("select distinct _partition from quarantine.orders order by 1 limit 1")[0]
+    import duckdb
+    conn = duckdb.connect(str(settings.warehouse_path))
+    conn.execute("delete from quarantine.orders where _partition = ?", [key])
+    conn.close()
+    failed = runner.invoke(cli, ["check"])
+    assert failed.exit_code == 1
+    assert f"ERROR cleaned/orders row_conservation [{key}]" in failed.output
+    assert "gate: FAILED (1 error-level failure(s))" in failed.output

@@ -48,6 +48,7 @@ class CheckOutcome:
     partition: str | None
     passed: bool
     severity: str
+    metadata: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -152,6 +152,30 @@ def _run(settings: Settings) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def check(home: str | None) -> None:
+    """Re-run every check against the warehouse as it is now: a gate for CI.
+
+    Evaluates each processed file's checks and the curated marts' checks, prints a table
+    per asset and every failure, and exits 1 if any error-severity check failed.
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.cli.summary import render_gate
+    from dataops_platform.factory import build_platform
+    from dataops_platform.quality.gate import run_gate
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    instance = prepare_instance(settings)
+    outcomes = run_gate(settings, build_platform(settings, contracts), instance)
+    click.echo(render_gate(outcomes))
+    if not outcomes:
+        _fail("Nothing to check yet: no file has been processed in this home (`dataops run`).")
+    if any(not o.passed and o.severity == "ERROR" for o in outcomes):
+        sys.exit(1)
+
+
 @cli.group()
 def contracts() -> None:
     """Work with dataset contracts."""

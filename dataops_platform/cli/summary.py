@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dataops_platform.automation.one_pass import PassResult, summarize_decisions
+from dataops_platform.automation.one_pass import CheckOutcome, PassResult, summarize_decisions
 from dataops_platform.factory import DatasetAssets
 from dataops_platform.quality.checks import ledger_totals
 from dataops_platform.settings import Settings
@@ -66,4 +66,26 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
                    "their work was redone")
     for failure in result.failures:
         out.append(f"FAILED {failure}")
+    return "\n".join(out)
+
+
+def render_gate(outcomes: Sequence[CheckOutcome]) -> str:
+    """Per asset: checks run, passed, failed by severity; then one line per failure."""
+    by_asset: dict[str, list[CheckOutcome]] = {}
+    for outcome in outcomes:
+        by_asset.setdefault(outcome.asset, []).append(outcome)
+    rows = [[asset, len({o.partition for o in items if o.partition}) or "-", len(items),
+             sum(o.passed for o in items),
+             sum(not o.passed and o.severity == "ERROR" for o in items),
+             sum(not o.passed and o.severity == "WARN" for o in items)]
+            for asset, items in by_asset.items()]
+    out = [_table(["asset", "files", "checks", "passed", "failed error", "failed warn"], rows)]
+    for o in outcomes:
+        if not o.passed:
+            where = f" [{o.partition}]" if o.partition else ""
+            detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in o.metadata.items()
+                               if not k.endswith("sample"))
+            out.append(f"{o.severity:5} {o.asset} {o.check}{where}: {detail}")
+    failed = sum(not o.passed and o.severity == "ERROR" for o in outcomes)
+    out.append(f"gate: {'FAILED' if failed else 'passed'} ({failed} error-level failure(s))")
     return "\n".join(out)

@@ -11,6 +11,8 @@ the cleaning SQL and the IO manager shows up as a failed check:
 
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
@@ -28,6 +30,7 @@ from dataops_platform.transform.cleaned_asset import duplicates_table, quarantin
 ROW_CONSERVATION = "row_conservation"
 CONTRACT_SCHEMA = "contract_schema"
 QUARANTINE_RATE = "quarantine_rate"
+MAX_QUARANTINE_RATE = 0.25
 VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
 
@@ -103,64 +106,81 @@ def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, part
     return checked, failures, sample
 
 
+def check_row_conservation(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                           partition_key: str) -> dg.AssetCheckResult:
+    counts = ledger(conn, contract, partition_key)
+    accounted = counts["cleaned"] + counts["quarantined"] + counts["duplicates"]
+    return dg.AssetCheckResult(
+        passed=accounted == counts["raw"], severity=dg.AssetCheckSeverity.ERROR,
+        metadata={**counts, "accounted": accounted, "lost": counts["raw"] - accounted})
+
+
+def check_contract_schema(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                          partition_key: str) -> dg.AssetCheckResult:
+    checked, failures, sample = validate_partition(conn, contract, partition_key)
+    metadata: dict = {"rows_checked": checked, "failure_cases": failures}
+    if not sample.empty:
+        metadata["failure_sample"] = dg.MetadataValue.md(sample.astype(str).to_markdown(index=False))
+    return dg.AssetCheckResult(passed=failures == 0, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata=metadata)
+
+
+def check_quarantine_rate(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                          partition_key: str) -> dg.AssetCheckResult:
+    counts = ledger(conn, contract, partition_key)
+    rate = counts["quarantined"] / counts["raw"] if counts["raw"] else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= MAX_QUARANTINE_RATE, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"quarantine_rate": round(rate, 4), "threshold": MAX_QUARANTINE_RATE,
+                  "quarantined": counts["quarantined"], "rows_in": counts["raw"]})
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A check of one landed file's stored rows: the same evaluator serves the Dagster
+    asset check and `dataops check`."""
+
+    name: str
+    blocking: bool
+    describe: Callable[[Contract], str]
+    evaluate: Callable[[duckdb.DuckDBPyConnection, Contract, str], dg.AssetCheckResult]
+
+
+FILE_CHECKS = (
+    FileCheck(ROW_CONSERVATION, True,
+              lambda c: "Every raw row of the file is cleaned, quarantined or a recorded "
+                        "duplicate: raw = cleaned + quarantined + duplicates.",
+              check_row_conservation),
+    FileCheck(CONTRACT_SCHEMA, True,
+              lambda c: f"Cleaned rows satisfy the pandera schema compiled from the '{c.name}' "
+                        "contract (types, nulls, ranges, allowed values, patterns, lengths) "
+                        "and the primary key is unique in the file.",
+              check_contract_schema),
+    FileCheck(QUARANTINE_RATE, False,
+              lambda c: f"At most {MAX_QUARANTINE_RATE:.0%} of a file's rows are quarantined "
+                        "(a higher share usually means a changed source).",
+              check_quarantine_rate),
+)
+
+
 def build_checks(contract: Contract, cleaned: dg.AssetsDefinition,
-                 partitions_def: dg.PartitionsDefinition,
-                 max_quarantine_rate: float = 0.25) -> list[dg.AssetChecksDefinition]:
+                 partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    """One partitioned (per-file) asset check per ``FILE_CHECKS`` entry."""
     # Partitioned checks are "preview" in 1.13; they are exactly the per-file check we
     # need, so that one warning is silenced here (and only here).
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*",
                                 category=dg.PreviewWarning)
-        return _build_checks(contract, cleaned, partitions_def, max_quarantine_rate)
+        return [_asset_check(spec, contract, cleaned, partitions_def) for spec in FILE_CHECKS]
 
 
-def _build_checks(contract: Contract, cleaned: dg.AssetsDefinition,
-                  partitions_def: dg.PartitionsDefinition,
-                  max_quarantine_rate: float) -> list[dg.AssetChecksDefinition]:
-    common = {"asset": cleaned, "partitions_def": partitions_def, "pool": POOL}
-
-    @dg.asset_check(name=ROW_CONSERVATION, blocking=True, **common,
-                    description="Every raw row of the file is cleaned, quarantined or a "
-                                "recorded duplicate: raw = cleaned + quarantined + duplicates.")
-    def row_conservation(context: dg.AssetCheckExecutionContext,
-                         warehouse: Warehouse) -> dg.AssetCheckResult:
+def _asset_check(spec: FileCheck, contract: Contract, cleaned: dg.AssetsDefinition,
+                 partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=cleaned, name=spec.name, blocking=spec.blocking,
+                    partitions_def=partitions_def, pool=POOL, description=spec.describe(contract))
+    def file_check(context: dg.AssetCheckExecutionContext,
+                   warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.get_connection() as conn:
-            counts = ledger(conn, contract, context.partition_key)
-        accounted = counts["cleaned"] + counts["quarantined"] + counts["duplicates"]
-        return dg.AssetCheckResult(
-            passed=accounted == counts["raw"],
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**counts, "accounted": accounted, "lost": counts["raw"] - accounted},
-        )
+            return spec.evaluate(conn, contract, context.partition_key)
 
-    @dg.asset_check(name=CONTRACT_SCHEMA, blocking=True, **common,
-                    description=f"Cleaned rows satisfy the pandera schema compiled from the "
-                                f"'{contract.name}' contract (types, nulls, ranges, allowed "
-                                "values, patterns, primary-key uniqueness).")
-    def contract_schema(context: dg.AssetCheckExecutionContext,
-                        warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            checked, failures, sample = validate_partition(conn, contract, context.partition_key)
-        metadata: dict = {"rows_checked": checked, "failure_cases": failures}
-        if not sample.empty:
-            metadata["failure_sample"] = dg.MetadataValue.md(
-                sample.astype(str).to_markdown(index=False))
-        return dg.AssetCheckResult(passed=failures == 0, severity=dg.AssetCheckSeverity.ERROR,
-                                   metadata=metadata)
-
-    @dg.asset_check(name=QUARANTINE_RATE, blocking=False, **common,
-                    description=f"At most {max_quarantine_rate:.0%} of a file's rows are "
-                                "quarantined (a higher share usually means a changed source).")
-    def quarantine_rate(context: dg.AssetCheckExecutionContext,
-                        warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            counts = ledger(conn, contract, context.partition_key)
-        rate = counts["quarantined"] / counts["raw"] if counts["raw"] else 0.0
-        return dg.AssetCheckResult(
-            passed=rate <= max_quarantine_rate,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantine_rate": round(rate, 4), "threshold": max_quarantine_rate,
-                      "quarantined": counts["quarantined"], "rows_in": counts["raw"]},
-        )
-
-    return [row_conservation, contract_schema, quarantine_rate]
+    return file_check
