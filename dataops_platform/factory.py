@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from dataops_platform.automation.alerts import build_alert_sensor
 from dataops_platform.automation.sensors import build_sensors
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
@@ -80,16 +81,17 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     datasets = [build_dataset(c) for c in contracts]
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
+    checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
     definitions = dg.Definitions(
         assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
-        asset_checks=[c for d in datasets for c in d.checks]
-        + (curated_checks() if curated else []),
+        asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + ([CURATED_JOB, dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
            if curated else []),
-        sensors=build_sensors(datasets),
+        sensors=[*build_sensors(datasets), build_alert_sensor(
+            [key for c in checks for key in c.check_keys], settings.alerts_log)],
         resources=resources(settings),
     )
     return Platform(definitions, datasets)

@@ -52,6 +52,11 @@ class Settings:
         return self.home / "warehouse.duckdb"
 
     @property
+    def alerts_log(self) -> Path:
+        """One JSON object per alert (failed check or run), appended by the alerts sensor."""
+        return self.home / "alerts.jsonl"
+
+    @property
     def duckdb_config(self) -> dict[str, str]:
         """Connection settings every warehouse connection of a process must share."""
         return {"memory_limit": self.duckdb_memory_limit}

@@ -22,7 +22,7 @@ def test_code_location_loads_with_the_expected_assets_checks_and_sensors(setting
     checks = {(k.asset_key.to_user_string(), k.name)
               for k in definitions.resolve_asset_graph().asset_check_keys}
     assert ("cleaned/orders", "row_conservation") in checks
-    for name in ("landing_sensor", "dataops_automation"):
+    for name in ("landing_sensor", "dataops_automation", "alerts"):
         assert definitions.resolve_sensor_def(name).default_status is dg.DefaultSensorStatus.RUNNING
 
 

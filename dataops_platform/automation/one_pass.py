@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
 from dataops_platform.collect.landing import landing_base, slug, split_partition_key
@@ -151,13 +152,7 @@ def _collect(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:
                 error = event.event_specific_data.error  # type: ignore[union-attr]
-                into.failures.append(f"{event.step_key}: {_human(error)}")
-
-
-def _human(error: object) -> str:
-    """The Failure's own description when there is one (never a stack trace)."""
-    message = getattr(error, "message", str(error))
-    return message.split("\n\nStack Trace")[0].strip()
+                into.failures.append(f"{event.step_key}: {human_message(error)}")
 
 
 def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> PassResult:
