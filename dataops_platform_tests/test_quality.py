@@ -77,3 +77,19 @@ def test_compiled_schema_enforces_each_rule_and_only_warns_on_warn_rules(contrac
             schema.validate(bad)
     with pytest.raises(pa_errors.SchemaError):  # primary key unique within a file
         schema.validate(pd.concat([good, good], ignore_index=True))
+
+
+def test_cleaned_materializations_carry_a_plottable_profile(settings, land, one_pass, query):
+    _landed_customers(land, one_pass, query)
+    import dagster as dg
+    with dg.DagsterInstance.get() as instance:
+        (record,) = instance.fetch_materializations(
+            dg.AssetKey(["cleaned", "customers"]), limit=1).records
+    metadata = record.asset_materialization.metadata
+    # two cleaned rows (Ann, Bo): no null ids, city known for both, one distinct segment each
+    assert metadata["profile/customer_id/null_pct"].value == 0.0
+    assert metadata["profile/customer_id/distinct"].value == 2
+    assert metadata["profile/customer_id/mean"].value == 1.5
+    table = metadata["profile"].value
+    (email,) = [line for line in table.splitlines() if line.startswith("| email |")]
+    assert email.split(" | ")[-1].strip(" |") in ("aaa@a.aa", "aaa-aaaa")  # shapes of the values

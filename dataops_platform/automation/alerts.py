@@ -77,9 +77,13 @@ def channels(alerts_log: Path) -> list[Channel]:
 
 
 def human_message(error: object) -> str:
-    """A failure's own description (a dg.Failure's text), without Dagster's stack trace."""
-    message = getattr(error, "message", None) or str(error)
-    return message.split("\n\nStack Trace")[0].split("Stack Trace:")[0].strip()
+    """A failure's own description (a dg.Failure's text), without Dagster's stack trace;
+    for an unexpected exception, the exception underneath Dagster's wrapper."""
+    message = (getattr(error, "message", None) or str(error)).split("Stack Trace")[0].strip()
+    cause = getattr(error, "cause", None)
+    if cause is not None and "DagsterExecutionStepExecutionError" in message:
+        message = f"{message} {human_message(cause)}"
+    return message
 
 
 def _now() -> str:

@@ -13,6 +13,7 @@ import duckdb
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_file_versions
 from dataops_platform.collect.readers import DELIVERED_COLUMNS
 from dataops_platform.contracts.model import Contract
+from dataops_platform.quality.profile import profile
 from dataops_platform.storage.io_manager import StagedTables, TableRef
 from dataops_platform.storage.metadata import column_schema, preview, staging_name
 from dataops_platform.storage.sql import fetch_one
@@ -75,6 +76,7 @@ def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: Ta
         "dagster/column_schema": column_schema(
             conn, cleaned, {c.name: c.description for c in contract.columns}),
         "preview": preview(conn, cleaned),
+        **profile(conn, cleaned, [c.name for c in contract.columns]),
         "quarantine_sample": preview(
             conn, quarantine, '_source_file, _row_number, "column", rule, value'),
     }
