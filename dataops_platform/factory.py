@@ -16,6 +16,7 @@ from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts import Contract, load_contracts
+from dataops_platform.contracts.loader import in_dependency_order
 from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
 from dataops_platform.settings import Settings
@@ -78,7 +79,7 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     """Every dataset's assets and checks, the demo's curated assets, sensors and resources."""
     settings.ensure()
     contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
-    datasets = [build_dataset(c) for c in contracts]
+    datasets = [build_dataset(c) for c in in_dependency_order(contracts)]
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])

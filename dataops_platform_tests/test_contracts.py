@@ -89,7 +89,8 @@ def test_minimal_contract_gets_the_documented_defaults(tmp_path):
     assert label.nullable is True
     assert label.standardize == [Standardization.trim]
     assert label.source_name == "label"
-    assert all(label.severity_of(rule) is Severity.error for rule in Rule)
+    assert all(label.severity_of(rule) is Severity.error for rule in Rule if rule is not Rule.references)
+    assert label.severity_of(Rule.references) is Severity.warn  # a set-level check: warn by default
     options = contract.source.options
     assert (options.delimiter, options.encoding, options.header, options.quote) == (",", "utf-8", True, '"')
     assert options.skip_rows == 0

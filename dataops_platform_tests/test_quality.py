@@ -93,3 +93,56 @@ def test_cleaned_materializations_carry_a_plottable_profile(settings, land, one_
     table = metadata["profile"].value
     (email,) = [line for line in table.splitlines() if line.startswith("| email |")]
     assert email.split(" | ")[-1].strip(" |") in ("aaa@a.aa", "aaa-aaaa")  # shapes of the values
+
+
+def test_references_check_counts_orphans_per_file_and_its_severity_follows_the_contract(
+        settings, contracts, land, one_pass, query):
+    from dataops_platform.contracts.model import Rule, Severity
+    from dataops_platform.quality.checks import check_references
+
+    land("customers/c.csv", (CUSTOMERS + "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n")
+         .encode("latin-1"))
+    import json
+    orders = [{"order_id": f"ORD-000000{i}", "customer_id": cid, "sku": "ABC-0001", "qty": 1,
+               "amount": 1, "currency": "EUR", "ordered_at": "2026-11-01T10:00:00"}
+              for i, cid in enumerate([1, 1, 42, 43], start=1)]
+    land("orders/o.ndjson", "\n".join(json.dumps(o) for o in orders) + "\n")
+    result = one_pass()
+    assert result.ok  # references are warn by default: counted, nothing quarantined
+    (outcome,) = [c for c in result.checks if c.check == "references"]
+    assert not outcome.passed and outcome.severity == "WARN"
+    key = query("select distinct _partition from cleaned.orders")[0][0]
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:
+        checked = check_references(conn, contracts["orders"], key)
+        assert checked.metadata["customer_id -> customers.customer_id"].value == 2
+        assert checked.metadata["product_sku -> products.sku"].value == 4  # no products landed
+        assert checked.metadata["failing_rows"].value == 6
+
+        strict = contracts["orders"].model_copy(update={"columns": [
+            c.model_copy(update={"severity": {**c.severity, Rule.references: Severity.error}})
+            if c.references else c for c in contracts["orders"].columns]})
+        assert check_references(conn, strict, key).severity.value == "ERROR"
+    finally:
+        conn.close()
+
+
+def test_contract_references_must_point_at_a_known_dataset_and_column(settings):
+    from dataops_platform.contracts import ContractError, load_contracts
+    from dataops_platform.contracts.loader import in_dependency_order
+
+    ordered = [c.name for c in in_dependency_order(load_contracts(settings.contracts_dir))]
+    assert ordered.index("customers") < ordered.index("orders")
+    assert ordered.index("products") < ordered.index("orders")
+
+    orders = settings.contracts_dir / "orders.yaml"
+    orders.write_text(orders.read_text()
+                      .replace("{dataset: customers, column: customer_id}",
+                               "{dataset: clients, column: customer_id}")
+                      .replace("{dataset: products, column: sku}", "{dataset: products, column: code}"))
+    with pytest.raises(ContractError) as info:
+        load_contracts(settings.contracts_dir)
+    problems = [str(p) for p in info.value.problems]
+    assert any("columns[1] (customer_id).references" in p and "'clients' has no contract" in p
+               for p in problems)
+    assert any("columns[2] (product_sku).references" in p and "no column 'code'" in p for p in problems)

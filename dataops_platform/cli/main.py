@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from dataops_platform.contracts import ContractError, load_contracts
-from dataops_platform.contracts.loader import contract_files, parse_contract
+from dataops_platform.contracts.loader import contract_files, parse_contract, reference_problems
 from dataops_platform.settings import (
     CONTRACTS_ENV,
     DEMO_SAMPLE_DATA_DIR,
@@ -190,15 +190,17 @@ def validate(folder: str | None) -> None:
     if not files:
         _fail(f"No contract files (*.yaml) in {path}. Set {CONTRACTS_ENV} or pass a folder.")
     problems = []
+    parsed = {}
     for file in files:
         try:
-            contract = parse_contract(file)
+            contract = parsed[file] = parse_contract(file)
             click.echo(f"ok    {file.name}: dataset '{contract.name}', "
                        f"{len(contract.columns)} columns, {contract.source.format.value} "
                        f"files from landing/{contract.landing_glob}")
         except ContractError as exc:
             problems.extend(exc.problems)
             click.secho(f"FAIL  {file.name}", fg="red")
+    problems.extend(reference_problems(parsed, {f.stem for f in files}))
     if problems:
         _fail(str(ContractError(problems)))
     click.echo(f"{len(files)} contract(s) valid.")

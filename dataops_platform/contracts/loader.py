@@ -106,13 +106,61 @@ def load_contracts(folder: Path) -> list[Contract]:
     if not folder.is_dir():
         raise ContractError([ContractProblem(folder, "", "contracts folder does not exist "
                                              "(set DATAOPS_CONTRACTS to the right folder)")])
-    contracts: list[Contract] = []
+    parsed: dict[Path, Contract] = {}
     problems: list[ContractProblem] = []
-    for path in contract_files(folder):
+    files = contract_files(folder)
+    for path in files:
         try:
-            contracts.append(parse_contract(path))
+            parsed[path] = parse_contract(path)
         except ContractError as exc:
             problems.extend(exc.problems)
+    problems.extend(reference_problems(parsed, {p.stem for p in files}))
     if problems:
         raise ContractError(problems)
-    return contracts
+    return list(parsed.values())
+
+
+def reference_problems(parsed: dict[Path, Contract], names: set[str]) -> list[ContractProblem]:
+    """Every `references:` must name a dataset with a contract, and one of its columns.
+
+    ``names`` are all contract file names, so a reference to a contract that is itself
+    broken is not reported twice.
+    """
+    by_name = {c.name: c for c in parsed.values()}
+    problems = []
+    for path, contract in parsed.items():
+        for i, column in enumerate(contract.columns):
+            ref = column.references
+            if ref is None:
+                continue
+            field = f"columns[{i}] ({column.name}).references"
+            target = by_name.get(ref.dataset)
+            if target is None and ref.dataset not in names:
+                problems.append(ContractProblem(
+                    path, field, f"dataset '{ref.dataset}' has no contract in {path.parent}"))
+            elif target is not None and ref.column not in {c.name for c in target.columns}:
+                problems.append(ContractProblem(
+                    path, field, f"dataset '{ref.dataset}' has no column '{ref.column}'"))
+    return problems
+
+
+def in_dependency_order(contracts: list[Contract]) -> list[Contract]:
+    """Referenced datasets before the datasets referencing them (then by name), so a pass
+    cleans customers before it checks the orders that point at them."""
+    by_name = {c.name: c for c in contracts}
+    ordered: list[Contract] = []
+    visiting: set[str] = set()
+
+    def visit(contract: Contract) -> None:
+        if contract in ordered or contract.name in visiting:
+            return  # done, or a reference cycle (then file order decides)
+        visiting.add(contract.name)
+        for column in contract.columns:
+            target = by_name.get(column.references.dataset) if column.references else None
+            if target is not None:
+                visit(target)
+        ordered.append(contract)
+
+    for contract in sorted(contracts, key=lambda c: c.name):
+        visit(contract)
+    return ordered

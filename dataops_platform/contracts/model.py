@@ -63,6 +63,7 @@ class Rule(str, Enum):
     pattern = "pattern"
     min_length = "min_length"
     max_length = "max_length"
+    references = "references"  # set-level: the value must exist in another dataset (a check)
 
 
 NUMERIC_TYPES = {ColumnType.integer, ColumnType.float, ColumnType.decimal}
@@ -100,6 +101,13 @@ class Source(_Strict):
     )
 
 
+class Reference(_Strict):
+    """A foreign key: values must exist in ``dataset``'s cleaned ``column``."""
+
+    dataset: Annotated[str, Field(pattern=IDENTIFIER)]
+    column: Annotated[str, Field(pattern=IDENTIFIER)]
+
+
 class Column(_Strict):
     name: Annotated[str, Field(pattern=IDENTIFIER)]
     type: ColumnType = ColumnType.string
@@ -121,6 +129,9 @@ class Column(_Strict):
     scale: Annotated[int, Field(ge=0, le=38)] = 2
     true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
+    references: Reference | None = Field(
+        default=None, description="Referential integrity, checked per file (default: warn)."
+    )
     severity: dict[Rule, Severity] = Field(
         default_factory=dict, description="Per-rule severity; rules not named are 'error'."
     )
@@ -130,7 +141,8 @@ class Column(_Strict):
         return self.rename_from or self.name
 
     def severity_of(self, rule: Rule) -> Severity:
-        return self.severity.get(rule, Severity.error)
+        default = Severity.warn if rule is Rule.references else Severity.error
+        return self.severity.get(rule, default)
 
     @model_validator(mode="after")
     def _rules_fit_the_type(self) -> Column:

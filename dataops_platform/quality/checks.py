@@ -20,7 +20,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
-from dataops_platform.contracts.model import Contract
+from dataops_platform.contracts.model import Column, Contract, Rule, Severity
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table
@@ -30,6 +30,7 @@ from dataops_platform.transform.cleaned_asset import duplicates_table, quarantin
 ROW_CONSERVATION = "row_conservation"
 CONTRACT_SCHEMA = "contract_schema"
 QUARANTINE_RATE = "quarantine_rate"
+REFERENCES = "references"
 MAX_QUARANTINE_RATE = 0.25
 VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
@@ -135,31 +136,78 @@ def check_quarantine_rate(conn: duckdb.DuckDBPyConnection, contract: Contract,
                   "quarantined": counts["quarantined"], "rows_in": counts["raw"]})
 
 
+def _references(contract: Contract) -> list[Column]:
+    return [c for c in contract.columns if c.references is not None]
+
+
+def _references_are_errors(contract: Contract) -> bool:
+    return any(c.severity_of(Rule.references) is Severity.error for c in _references(contract))
+
+
+def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                     partition_key: str) -> dg.AssetCheckResult:
+    """Rows of this file whose foreign-key value is missing from the referenced dataset."""
+    relation = table("cleaned", contract.name)
+    where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
+    rows = count(conn, relation, where) if _exists(conn, relation) else 0
+    metadata: dict = {"rows_checked": rows}
+    samples, failing = [], 0
+    for column in _references(contract):
+        ref = column.references
+        assert ref is not None
+        target = table("cleaned", ref.dataset)
+        known = (f"exists (select 1 from {target} t where t.{quote_ident(ref.column)} = "
+                 f"c.{quote_ident(column.name)})") if _exists(conn, target) else "false"
+        orphans = (f"select _source_file, _row_number, cast({quote_ident(column.name)} as varchar) "
+                   f"as value from {relation} c where {where} and "
+                   f"{quote_ident(column.name)} is not null and not {known}")
+        n = int(fetch_one(conn, f"select count(*) from ({orphans})")[0]) if rows else 0
+        failing += n
+        metadata[f"{column.name} -> {ref.dataset}.{ref.column}"] = n
+        if n:
+            samples.append(conn.execute(f"{orphans} order by _row_number limit {SAMPLE_ROWS}")
+                           .fetchdf().assign(column=column.name))
+    metadata["failing_rows"] = failing
+    metadata["failing_rate"] = round(failing / rows, 4) if rows else 0.0
+    if samples:
+        metadata["failure_sample"] = dg.MetadataValue.md(
+            pd.concat(samples).head(SAMPLE_ROWS).astype(str).to_markdown(index=False))
+    severity = (dg.AssetCheckSeverity.ERROR if _references_are_errors(contract)
+                else dg.AssetCheckSeverity.WARN)
+    return dg.AssetCheckResult(passed=failing == 0, severity=severity, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """A check of one landed file's stored rows: the same evaluator serves the Dagster
     asset check and `dataops check`."""
 
     name: str
-    blocking: bool
+    blocking: Callable[[Contract], bool]
     describe: Callable[[Contract], str]
     evaluate: Callable[[duckdb.DuckDBPyConnection, Contract, str], dg.AssetCheckResult]
+    applies: Callable[[Contract], bool] = lambda contract: True
 
 
 FILE_CHECKS = (
-    FileCheck(ROW_CONSERVATION, True,
+    FileCheck(ROW_CONSERVATION, lambda c: True,
               lambda c: "Every raw row of the file is cleaned, quarantined or a recorded "
                         "duplicate: raw = cleaned + quarantined + duplicates.",
               check_row_conservation),
-    FileCheck(CONTRACT_SCHEMA, True,
+    FileCheck(CONTRACT_SCHEMA, lambda c: True,
               lambda c: f"Cleaned rows satisfy the pandera schema compiled from the '{c.name}' "
                         "contract (types, nulls, ranges, allowed values, patterns, lengths) "
                         "and the primary key is unique in the file.",
               check_contract_schema),
-    FileCheck(QUARANTINE_RATE, False,
+    FileCheck(QUARANTINE_RATE, lambda c: False,
               lambda c: f"At most {MAX_QUARANTINE_RATE:.0%} of a file's rows are quarantined "
                         "(a higher share usually means a changed source).",
               check_quarantine_rate),
+    FileCheck(REFERENCES, _references_are_errors,
+              lambda c: "Foreign keys of the file exist in the referenced datasets: " + ", ".join(
+                  f"{col.name} -> {col.references.dataset}.{col.references.column}"
+                  for col in _references(c) if col.references) + ".",
+              check_references, applies=lambda c: bool(_references(c))),
 )
 
 
@@ -171,12 +219,13 @@ def build_checks(contract: Contract, cleaned: dg.AssetsDefinition,
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*",
                                 category=dg.PreviewWarning)
-        return [_asset_check(spec, contract, cleaned, partitions_def) for spec in FILE_CHECKS]
+        return [_asset_check(spec, contract, cleaned, partitions_def)
+                for spec in FILE_CHECKS if spec.applies(contract)]
 
 
 def _asset_check(spec: FileCheck, contract: Contract, cleaned: dg.AssetsDefinition,
                  partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=cleaned, name=spec.name, blocking=spec.blocking,
+    @dg.asset_check(asset=cleaned, name=spec.name, blocking=spec.blocking(contract),
                     partitions_def=partitions_def, pool=POOL, description=spec.describe(contract))
     def file_check(context: dg.AssetCheckExecutionContext,
                    warehouse: Warehouse) -> dg.AssetCheckResult:
