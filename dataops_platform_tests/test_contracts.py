@@ -391,3 +391,25 @@ def test_load_contracts_without_a_folder_points_at_the_setting(tmp_path, kind):
     assert problem.file == target
     assert "DATAOPS_CONTRACTS" in str(info.value)
     assert str(target) in str(info.value)
+
+
+def test_freshness_becomes_a_dagster_policy_and_bad_durations_are_named(tmp_path):
+    import datetime as dt
+
+    from dataops_platform.transform.cleaned_asset import freshness_policy
+
+    base = {"name": "f", "description": "d", "owner": "o", "source": {"format": "csv"},
+            "columns": [{"name": "x"}]}
+    contract = Contract.model_validate({**base, "freshness": {"warn_after": "26h", "fail_after": "2d"}})
+    policy = freshness_policy(contract)
+    assert policy.fail_window.to_timedelta() == dt.timedelta(days=2)
+    assert policy.warn_window.to_timedelta() == dt.timedelta(hours=26)
+    assert freshness_policy(Contract.model_validate(base)) is None
+
+    path = tmp_path / "f.yaml"
+    path.write_text("name: f\ndescription: d\nowner: o\nsource: {format: csv}\ncolumns: [{name: x}]\n"
+                    "freshness: {warn_after: 3d, fail_after: soon}\n")
+    with pytest.raises(ContractError) as info:
+        parse_contract(path)
+    (problem,) = info.value.problems
+    assert problem.field == "freshness" and "'soon' is not a duration" in problem.message

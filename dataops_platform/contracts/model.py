@@ -9,6 +9,7 @@ silently ignored field.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import Enum
 from typing import Annotated, Any
 
@@ -176,6 +177,32 @@ class Column(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90m', '26h', '2d' -> timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like '30m', '26h' or '2d'")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})
+
+
+class Freshness(_Strict):
+    """How often new data is expected: the cleaned asset gets a Dagster FreshnessPolicy."""
+
+    fail_after: str
+    warn_after: str | None = None
+
+    @model_validator(mode="after")
+    def _durations(self) -> Freshness:
+        fail = parse_duration(self.fail_after)
+        if self.warn_after is not None and parse_duration(self.warn_after) >= fail:
+            raise ValueError("'warn_after' must be shorter than 'fail_after'")
+        return self
+
+
 class Contract(_Strict):
     """A dataset: where its files land, what its columns mean, which rules they obey."""
 
@@ -189,6 +216,9 @@ class Contract(_Strict):
         default=None, description="Dagster asset group (business domain); default 'datasets'."
     )
     tags: dict[str, str] = Field(default_factory=dict)
+    freshness: Freshness | None = Field(
+        default=None, description="Expected delivery rhythm, e.g. fail_after: 26h."
+    )
 
     @property
     def landing_glob(self) -> str:

@@ -12,7 +12,7 @@ import duckdb
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_file_versions
 from dataops_platform.collect.readers import DELIVERED_COLUMNS
-from dataops_platform.contracts.model import Contract
+from dataops_platform.contracts.model import Contract, parse_duration
 from dataops_platform.quality.profile import profile
 from dataops_platform.storage.io_manager import StagedTables, TableRef
 from dataops_platform.storage.metadata import column_schema, preview, staging_name
@@ -89,6 +89,16 @@ def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: Ta
     return tables, metadata
 
 
+def freshness_policy(contract: Contract) -> dg.FreshnessPolicy | None:
+    """The contract's delivery rhythm as a Dagster freshness policy (shown in the UI)."""
+    if contract.freshness is None:
+        return None
+    warn = contract.freshness.warn_after
+    return dg.FreshnessPolicy.time_window(
+        fail_window=parse_duration(contract.freshness.fail_after),
+        warn_window=parse_duration(warn) if warn else None)
+
+
 def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
                         partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
@@ -101,6 +111,7 @@ def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
         owners=owners(contract),
         tags={"layer": "cleaned", **contract.tags},
         automation_condition=dg.AutomationCondition.eager(),
+        freshness_policy=freshness_policy(contract),
         description=f"{contract.description}\n\nCleaned layer: typed and standardized by the "
                     f"'{contract.name}' contract; rows failing an error rule are in "
                     f"{quarantine_table(contract)}, in-file duplicates in "
