@@ -23,7 +23,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Column, Contract, Rule, Severity
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 
@@ -36,37 +36,31 @@ VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
 
 
-def _places(contract: Contract) -> dict[str, str]:
+def _places(contract: Contract) -> dict[str, tuple[str, str]]:
     """Every table a landed row can end up in (plus raw, where it came from)."""
+    quarantine, duplicates = quarantine_table(contract), duplicates_table(contract)
     return {
-        "raw": table("raw", contract.name),
-        "cleaned": table("cleaned", contract.name),
-        "quarantined": table(*quarantine_table(contract).split(".")),
-        "duplicates": table(*duplicates_table(contract).split(".")),
+        "raw": ("raw", contract.name),
+        "cleaned": ("cleaned", contract.name),
+        "quarantined": tuple(quarantine.split(".")),  # type: ignore[dict-item]
+        "duplicates": tuple(duplicates.split(".")),  # type: ignore[dict-item]
     }
-
-
-def _exists(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = (part.strip('"') for part in relation.split("."))
-    return bool(fetch_one(
-        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name])[0])
 
 
 def ledger(conn: duckdb.DuckDBPyConnection, contract: Contract,
            partition_key: str | None = None) -> dict[str, int]:
     """Row counts in every place a row can end up: one file's, or the whole dataset's."""
     where = "true" if partition_key is None else f"{PARTITION_COLUMN} = {literal(partition_key)}"
-    return {name: count(conn, rel, where) if _exists(conn, rel) else 0
-            for name, rel in _places(contract).items()}
+    return {name: count(conn, table(*place), where) if table_exists(conn, *place) else 0
+            for name, place in _places(contract).items()}
 
 
 def ledger_totals(conn: duckdb.DuckDBPyConnection, contract: Contract) -> dict[str, int]:
     """The dataset-wide ledger plus the number of files (partitions) in raw."""
     totals = ledger(conn, contract)
-    raw = table("raw", contract.name)
     totals["files"] = int(fetch_one(
-        conn, f"select count(distinct {PARTITION_COLUMN}) from {raw}")[0]) if _exists(conn, raw) else 0
+        conn, f"select count(distinct {PARTITION_COLUMN}) from {table('raw', contract.name)}")[0]
+    ) if table_exists(conn, "raw", contract.name) else 0
     return totals
 
 
@@ -149,7 +143,7 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
     """Rows of this file whose foreign-key value is missing from the referenced dataset."""
     relation = table("cleaned", contract.name)
     where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
-    rows = count(conn, relation, where) if _exists(conn, relation) else 0
+    rows = count(conn, relation, where) if table_exists(conn, "cleaned", contract.name) else 0
     metadata: dict = {"rows_checked": rows}
     samples, failing = [], 0
     for column in _references(contract):
@@ -157,7 +151,8 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
         assert ref is not None
         target = table("cleaned", ref.dataset)
         known = (f"exists (select 1 from {target} t where t.{quote_ident(ref.column)} = "
-                 f"c.{quote_ident(column.name)})") if _exists(conn, target) else "false"
+                 f"c.{quote_ident(column.name)})") if table_exists(conn, "cleaned", ref.dataset) \
+            else "false"
         orphans = (f"select _source_file, _row_number, cast({quote_ident(column.name)} as varchar) "
                    f"as value from {relation} c where {where} and "
                    f"{quote_ident(column.name)} is not null and not {known}")

@@ -27,7 +27,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _partition_where_clause
 from pydantic import Field
 
-from dataops_platform.storage.sql import fetch_one, quote_ident
+from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists
 from dataops_platform.storage.warehouse import connect
 
 
@@ -65,12 +65,6 @@ class StagedTables:
     cleanup: tuple[str, ...] = ()
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(fetch_one(
-        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, table])[0])
-
-
 def _slice_where(table_slice: TableSlice) -> str:
     if not table_slice.partition_dimensions:
         return "true"
@@ -97,7 +91,7 @@ def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str
     """
     target = f"{quote_ident(schema)}.{quote_ident(name)}"
     conn.execute(f"create schema if not exists {quote_ident(schema)}")
-    if not _exists(conn, schema, name):
+    if not table_exists(conn, schema, name):
         columns = ", ".join(f"{quote_ident(c)} {_storable(t)}" for c, t in _columns(conn, source))
         conn.execute(f"create table {target} ({columns})")
     else:

@@ -36,3 +36,9 @@ def fetch_one(conn: duckdb.DuckDBPyConnection, sql: str,
     """
     rows = conn.execute(sql, params or []).fetchall()
     return rows[0] if rows else ()
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(fetch_one(
+        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, name])[0])
