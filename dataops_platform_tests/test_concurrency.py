@@ -34,6 +34,7 @@ def test_concurrent_runs_are_serialized_by_the_duckdb_pool(settings, land, query
         land(f"orders/orders_{day}.ndjson", "\n".join(_order(i, day) for i in range(50)) + "\n")
     instance = prepare_instance(settings)
     assert instance.event_log_storage.supports_global_concurrency_limits
+    assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
     datasets = build_platform(settings).datasets
     register_landed(instance, datasets, settings.landing_dir)
     (orders,) = [d for d in datasets if d.contract.name == "orders"]

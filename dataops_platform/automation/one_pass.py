@@ -25,6 +25,7 @@ from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, 
 from dataops_platform.collect.landing import landing_base, slug, split_partition_key
 from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
 from dataops_platform.settings import PACKAGE_DIR, Settings
+from dataops_platform.storage.warehouse import POOL
 
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
@@ -39,7 +40,13 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     if not config.exists():
         shutil.copyfile(INSTANCE_TEMPLATE, config)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    # Create the duckdb pool now, from the configured default limit: left to the first
+    # runs, several processes would race to create it (and could allocate extra slots).
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits and POOL not in storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(POOL)
+    return instance
 
 
 @dataclass
