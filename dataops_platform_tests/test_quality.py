@@ -146,3 +146,22 @@ def test_contract_references_must_point_at_a_known_dataset_and_column(settings):
     assert any("columns[1] (customer_id).references" in p and "'clients' has no contract" in p
                for p in problems)
     assert any("columns[2] (product_sku).references" in p and "no column 'code'" in p for p in problems)
+
+
+def test_volume_bounds_per_file(settings, contracts, land, one_pass, query):
+    from dataops_platform.contracts.model import Severity, Volume
+    from dataops_platform.quality.checks import check_volume
+
+    key = _landed_customers(land, one_pass, query)  # 4 rows delivered
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:
+        def verdict(**bounds):
+            contract = contracts["customers"].model_copy(update={"volume": Volume(**bounds)})
+            result = check_volume(conn, contract, key)
+            return result.passed, result.severity.value, result.metadata["rows_in"].value
+
+        assert verdict(min_rows=4, max_rows=4) == (True, "WARN", 4)
+        assert verdict(min_rows=5) == (False, "WARN", 4)
+        assert verdict(min_rows=0, max_rows=3, severity=Severity.error) == (False, "ERROR", 4)
+    finally:
+        conn.close()

@@ -203,6 +203,20 @@ class Freshness(_Strict):
         return self
 
 
+class Volume(_Strict):
+    """Expected rows per delivered file; outside the bounds usually means a broken export."""
+
+    min_rows: Annotated[int, Field(ge=0)] = 0
+    max_rows: Annotated[int, Field(ge=1)] | None = None
+    severity: Severity = Severity.warn
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Volume:
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError("'max_rows' must not be below 'min_rows'")
+        return self
+
+
 class Contract(_Strict):
     """A dataset: where its files land, what its columns mean, which rules they obey."""
 
@@ -216,6 +230,7 @@ class Contract(_Strict):
         default=None, description="Dagster asset group (business domain); default 'datasets'."
     )
     tags: dict[str, str] = Field(default_factory=dict)
+    volume: Volume | None = Field(default=None, description="Rows expected per file.")
     freshness: Freshness | None = Field(
         default=None, description="Expected delivery rhythm, e.g. fail_after: 26h."
     )

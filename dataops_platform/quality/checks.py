@@ -31,6 +31,7 @@ ROW_CONSERVATION = "row_conservation"
 CONTRACT_SCHEMA = "contract_schema"
 QUARANTINE_RATE = "quarantine_rate"
 REFERENCES = "references"
+VOLUME = "volume"
 MAX_QUARANTINE_RATE = 0.25
 VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
@@ -172,6 +173,21 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
     return dg.AssetCheckResult(passed=failing == 0, severity=severity, metadata=metadata)
 
 
+def check_volume(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                 partition_key: str) -> dg.AssetCheckResult:
+    """The file delivered a plausible number of rows (counted in raw: as delivered)."""
+    volume = contract.volume
+    assert volume is not None
+    rows = ledger(conn, contract, partition_key)["raw"]
+    passed = rows >= volume.min_rows and (volume.max_rows is None or rows <= volume.max_rows)
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR if volume.severity is Severity.error
+        else dg.AssetCheckSeverity.WARN,
+        metadata={"rows_in": rows, "min_rows": volume.min_rows,
+                  "max_rows": volume.max_rows if volume.max_rows is not None else "none"})
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """A check of one landed file's stored rows: the same evaluator serves the Dagster
@@ -203,6 +219,10 @@ FILE_CHECKS = (
                   f"{col.name} -> {col.references.dataset}.{col.references.column}"
                   for col in _references(c) if col.references) + ".",
               check_references, applies=lambda c: bool(_references(c))),
+    FileCheck(VOLUME, lambda c: c.volume is not None and c.volume.severity is Severity.error,
+              lambda c: f"The file delivers between {c.volume.min_rows} and "
+                        f"{c.volume.max_rows or 'any number of'} rows." if c.volume else "",
+              check_volume, applies=lambda c: c.volume is not None),
 )
 
 
