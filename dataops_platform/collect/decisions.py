@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from dataops_platform.collect.landing import HASH_CHARS, LandedFile, partition_key
+from dataops_platform.collect.landing import (
+    HASH_CHARS,
+    LandedFile,
+    partition_key,
+    split_partition_key,
+)
 
 
 class Action(str, Enum):
@@ -126,10 +131,11 @@ def decide(
             decisions.append(Decision(path, Action.duplicate, duplicate_of=keys_by_hash[short]))
             continue
         key = partition_key(item.key_name, digest)
-        same_file = key.rpartition("@")[0]
-        replaces = next((k for k in keys_by_hash.values() if k.rpartition("@")[0] == same_file), None)
+        same_file = split_partition_key(key)[0]
+        replaces = next((k for k in keys_by_hash.values()
+                         if split_partition_key(k)[0] == same_file), None)
         if replaces is not None:
-            del keys_by_hash[replaces.rpartition("@")[2]]
+            del keys_by_hash[split_partition_key(replaces)[1]]
         keys_by_hash[short] = key
         decisions.append(Decision(path, Action.ingest, partition_key=key, replaces=replaces))
 

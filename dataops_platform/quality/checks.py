@@ -39,12 +39,11 @@ SAMPLE_ROWS = 10
 
 def _places(contract: Contract) -> dict[str, tuple[str, str]]:
     """Every table a landed row can end up in (plus raw, where it came from)."""
-    quarantine, duplicates = quarantine_table(contract), duplicates_table(contract)
     return {
         "raw": ("raw", contract.name),
         "cleaned": ("cleaned", contract.name),
-        "quarantined": tuple(quarantine.split(".")),  # type: ignore[dict-item]
-        "duplicates": tuple(duplicates.split(".")),  # type: ignore[dict-item]
+        "quarantined": quarantine_table(contract),
+        "duplicates": duplicates_table(contract),
     }
 
 

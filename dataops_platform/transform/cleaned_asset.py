@@ -21,12 +21,14 @@ from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
 
 
-def quarantine_table(contract: Contract) -> str:
-    return f"quarantine.{contract.name}"
+def quarantine_table(contract: Contract) -> tuple[str, str]:
+    """(schema, table) of the rows that failed an error rule."""
+    return ("quarantine", contract.name)
 
 
-def duplicates_table(contract: Contract) -> str:
-    return f"quarantine.{contract.name}__duplicates"
+def duplicates_table(contract: Contract) -> tuple[str, str]:
+    """(schema, table) of the rows removed as repeats of a primary key in their file."""
+    return ("quarantine", f"{contract.name}__duplicates")
 
 
 def _delivered(conn: duckdb.DuckDBPyConnection, raw: TableRef) -> list[str]:
@@ -82,7 +84,8 @@ def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: Ta
     }
     tables = StagedTables(
         main=cleaned,
-        side={quarantine_table(contract): quarantine, duplicates_table(contract): duplicates},
+        side={".".join(quarantine_table(contract)): quarantine,
+              ".".join(duplicates_table(contract)): duplicates},
         replace_where=same_file_versions(partition_key),
         cleanup=(evaluated,),
     )
@@ -114,8 +117,8 @@ def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
         freshness_policy=freshness_policy(contract),
         description=f"{contract.description}\n\nCleaned layer: typed and standardized by the "
                     f"'{contract.name}' contract; rows failing an error rule are in "
-                    f"{quarantine_table(contract)}, in-file duplicates in "
-                    f"{duplicates_table(contract)}.",
+                    f"{'.'.join(quarantine_table(contract))}, in-file duplicates in "
+                    f"{'.'.join(duplicates_table(contract))}.",
         metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
     )
     def cleaned(context: dg.AssetExecutionContext, raw: TableRef,
