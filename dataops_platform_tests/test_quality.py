@@ -165,3 +165,58 @@ def test_volume_bounds_per_file(settings, contracts, land, one_pass, query):
         assert verdict(min_rows=0, max_rows=3, severity=Severity.error) == (False, "ERROR", 4)
     finally:
         conn.close()
+
+
+def test_reconciliation_conserves_amount_totals_and_names_an_altered_row(
+        settings, contracts, land, one_pass, query):
+    import json
+
+    from dataops_platform.quality.checks import check_reconciliation
+
+    rows = [("ORD-0000001", "10.50", 1), ("ORD-0000002", "-3.00", 2),   # negative: quarantined
+            ("ORD-0000001", "10.50", 1), ("ORD-0000003", "abc", 1),     # duplicate; bad number
+            ("ORD-0000004", " 7.25 ", 500)]
+    land("orders/o.ndjson", "\n".join(json.dumps(
+        {"order_id": o, "customer_id": 1, "sku": "ABC-0001", "qty": q, "amount": a,
+         "currency": "EUR", "ordered_at": "2026-11-01T10:00:00"}) for o, a, q in rows) + "\n")
+    result = one_pass()
+    (outcome,) = [c for c in result.checks if c.check == "reconciliation"]
+    assert outcome.passed and outcome.severity == "ERROR"
+    key = query("select distinct _partition from cleaned.orders")[0][0]
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:
+        checked = check_reconciliation(conn, contracts["orders"], key)
+        figures = {k: v.value for k, v in checked.metadata.items()}
+        # 10.50 + 7.25 cleaned, -3.00 quarantined, 10.50 the duplicate; "abc" parses nowhere
+        assert (figures["amount/raw"], figures["amount/cleaned"], figures["amount/quarantined"],
+                figures["amount/duplicates"], figures["amount/difference"]) == (
+            "25.25", "17.75", "-3.00", "10.50", "0.00")
+        assert figures["quantity/raw"] == "505"
+
+        conn.execute("update cleaned.orders set amount = amount * 10 where order_id = 'ORD-0000004'")
+        altered = check_reconciliation(conn, contracts["orders"], key)
+        assert not altered.passed and altered.metadata["failing_columns"].value == "amount"
+        assert altered.metadata["amount/difference"].value == "-65.25"
+        sample = altered.metadata["amount/altered_rows"].value
+        (line,) = [ln for ln in sample.splitlines() if "orders/o.ndjson" in ln]
+        assert [cell.strip() for cell in line.strip("|").split("|")] == [
+            "orders/o.ndjson", "5", "7.25", "72.5"]  # file, row, raw value, stored value
+
+        conn.execute("update cleaned.orders set amount = amount / 10 where order_id = 'ORD-0000004'")
+        conn.execute("delete from quarantine.orders__duplicates")  # a recorded duplicate vanishes
+        vanished = check_reconciliation(conn, contracts["orders"], key)
+        assert not vanished.passed and vanished.metadata["amount/difference"].value == "10.50"
+        assert "missing or doubled" in vanished.metadata["amount/altered_rows"].value
+    finally:
+        conn.close()
+
+
+def test_reconcile_accepts_numeric_columns_only(settings):
+    from dataops_platform.contracts import ContractError, load_contracts
+
+    orders = settings.contracts_dir / "orders.yaml"
+    orders.write_text(orders.read_text().replace("reconcile: [amount, quantity]",
+                                                 "reconcile: [amount, currency, nope]"))
+    with pytest.raises(ContractError) as info:
+        load_contracts(settings.contracts_dir)
+    assert "reconcile: ['currency', 'nope'] must be numeric columns" in str(info.value)

@@ -226,6 +226,11 @@ class Contract(_Strict):
     source: Source
     columns: Annotated[list[Column], Field(min_length=1)]
     primary_key: list[str] = Field(default_factory=list)
+    reconcile: list[str] = Field(
+        default_factory=list,
+        description="Numeric columns whose per-file total must be conserved: raw = cleaned "
+                    "+ quarantined + duplicates.",
+    )
     group: Annotated[str, Field(pattern=IDENTIFIER)] | None = Field(
         default=None, description="Dagster asset group (business domain); default 'datasets'."
     )
@@ -262,6 +267,11 @@ class Contract(_Strict):
         nullable_keys = [k for k in self.primary_key if self.column(k).nullable]
         if nullable_keys:
             raise ValueError(f"primary_key: column(s) {nullable_keys} must be 'nullable: false'")
+        not_numeric = [k for k in self.reconcile
+                       if k not in names or self.column(k).type not in NUMERIC_TYPES]
+        if not_numeric:
+            raise ValueError(f"reconcile: {not_numeric} must be numeric columns "
+                             "(integer, float or decimal) of this contract")
         doubled = [n for n in [self.name, *names] if "__" in n]
         if doubled:
             raise ValueError(f"names may not contain '__' (reserved for platform tables): {doubled}")

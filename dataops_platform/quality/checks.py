@@ -7,9 +7,12 @@ the cleaning SQL and the IO manager shows up as a failed check:
 - ``contract_schema``  (blocking): the cleaned rows pass the pandera schema compiled from
   the contract, validated in bounded chunks so a large file never sits in memory at once.
 - ``quarantine_rate``  (warn): the share of quarantined rows stays under the threshold.
+- ``reconciliation``   (blocking, when the contract lists ``reconcile`` columns): the file's
+  total of each such column, parsed from raw, equals cleaned + quarantined + duplicates.
 """
 
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,18 +23,20 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
-from dataops_platform.contracts.model import Column, Contract, Rule, Severity
+from dataops_platform.contracts.model import Column, ColumnType, Contract, Rule, Severity
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
+from dataops_platform.transform.cleaning import typed_value
 
 ROW_CONSERVATION = "row_conservation"
 CONTRACT_SCHEMA = "contract_schema"
 QUARANTINE_RATE = "quarantine_rate"
 REFERENCES = "references"
 VOLUME = "volume"
+RECONCILIATION = "reconciliation"
 MAX_QUARANTINE_RATE = 0.25
 VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
@@ -187,6 +192,85 @@ def check_volume(conn: duckdb.DuckDBPyConnection, contract: Contract,
                   "max_rows": volume.max_rows if volume.max_rows is not None else "none"})
 
 
+def _json_text(record: str, key: str) -> str:
+    """SQL for the text of ``key`` in a JSON record column (any key, quotes escaped)."""
+    return f"({record} ->> {literal('$.' + chr(34) + key.replace(chr(34), chr(92) + chr(34)) + chr(34))})"
+
+
+def _totals(conn: duckdb.DuckDBPyConnection, contract: Contract, column: Column,
+            where: str) -> dict[str, object]:
+    """The file's total of ``column`` in raw (parsed as cleaning parses it) and in each place."""
+    source = column.source_name
+    totals: dict[str, object] = {}
+    raw_cols = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw' and table_name = ?", [contract.name]).fetchall()}
+    raw_value = (typed_value(contract, column, quote_ident(source)) if source in raw_cols
+                 else "null")
+    totals["raw"] = fetch_one(conn, f"select sum({raw_value}) from {table('raw', contract.name)} "
+                                    f"where {where}")[0]
+    totals["cleaned"] = fetch_one(
+        conn, f"select sum({quote_ident(column.name)}) from {table('cleaned', contract.name)} "
+              f"where {where}")[0] if table_exists(conn, "cleaned", contract.name) else None
+    for name, place in (("quarantined", quarantine_table(contract)),
+                        ("duplicates", duplicates_table(contract))):
+        value = typed_value(contract, column, _json_text("original_record", source))
+        totals[name] = fetch_one(conn, f"select sum({value}) from {table(*place)} "
+                                       f"where {where}")[0] if table_exists(conn, *place) else None
+    return totals
+
+
+def _differs(a: object, b: object, column: Column) -> bool:
+    if column.type is ColumnType.float:
+        return not math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
+    return a != b
+
+
+def check_reconciliation(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                         partition_key: str) -> dg.AssetCheckResult:
+    """Totals of the ``reconcile`` columns are conserved for the file.
+
+    Row conservation proves no row was lost; this proves no *value* was altered on the way
+    (a wrong scale, a bad join, a truncating cast). Raw text is parsed exactly as the
+    cleaning SQL parses it; quarantined and duplicate rows are parsed from their original
+    record. Values that do not parse count nowhere (they are quarantined as ``type``).
+    """
+    where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
+    metadata: dict = {}
+    failing: list[str] = []
+    for name in contract.reconcile:
+        column = contract.column(name)
+        totals = _totals(conn, contract, column, where)
+        zero = 0.0 if column.type is ColumnType.float else 0
+        raw_total = totals["raw"] if totals["raw"] is not None else zero
+        accounted = sum((v for k, v in totals.items() if k != "raw" and v is not None), zero)
+        for place, value in totals.items():
+            metadata[f"{name}/{place}"] = str(value if value is not None else zero)
+        metadata[f"{name}/difference"] = str(raw_total - accounted)  # type: ignore[operator]
+        if _differs(raw_total, accounted, column):
+            failing.append(name)
+            metadata[f"{name}/altered_rows"] = dg.MetadataValue.md(
+                _altered_rows(conn, contract, column, where))
+    metadata["failing_columns"] = ", ".join(failing) or "none"
+    return dg.AssetCheckResult(passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata=metadata)
+
+
+def _altered_rows(conn: duckdb.DuckDBPyConnection, contract: Contract, column: Column,
+                  where: str) -> str:
+    """Cleaned rows whose value differs from what the raw text parses to (file, row)."""
+    raw_value = typed_value(contract, column, f"r.{quote_ident(column.source_name)}")
+    sample = conn.execute(
+        f"select c._source_file, c._row_number, cast({raw_value} as varchar) as raw_value, "
+        f"cast(c.{quote_ident(column.name)} as varchar) as cleaned_value "
+        f"from {table('cleaned', contract.name)} c join {table('raw', contract.name)} r "
+        f"using ({PARTITION_COLUMN}, _row_number) where c.{where} "
+        f"and c.{quote_ident(column.name)} is distinct from {raw_value} "
+        f"order by c._row_number limit {SAMPLE_ROWS}").fetchdf()
+    return sample.astype(str).to_markdown(index=False) if not sample.empty else \
+        "no single cleaned row differs from raw: rows are missing or doubled"
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """A check of one landed file's stored rows: the same evaluator serves the Dagster
@@ -222,6 +306,10 @@ FILE_CHECKS = (
               lambda c: f"The file delivers between {c.volume.min_rows} and "
                         f"{c.volume.max_rows or 'any number of'} rows." if c.volume else "",
               check_volume, applies=lambda c: c.volume is not None),
+    FileCheck(RECONCILIATION, lambda c: True,
+              lambda c: "The file's totals of " + ", ".join(c.reconcile) + " are conserved: "
+                        "raw (parsed as cleaning parses it) = cleaned + quarantined + duplicates.",
+              check_reconciliation, applies=lambda c: bool(c.reconcile)),
 )
 
 

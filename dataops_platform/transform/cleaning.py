@@ -86,6 +86,11 @@ def _typed(column: Column, std: str) -> str:
     return f"try_cast({std} as {sql_type(column)})"
 
 
+def typed_value(contract: Contract, column: Column, raw: str) -> str:
+    """SQL giving ``column``'s typed value from its delivered text ``raw`` (as cleaning does)."""
+    return _typed(column, _standardized(column, raw, contract.source.null_markers))
+
+
 def _bound(column: Column, value: float | str) -> str:
     if column.type in (ColumnType.date, ColumnType.timestamp):
         return f"cast({literal(str(value))} as {sql_type(column)})"
