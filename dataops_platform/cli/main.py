@@ -177,6 +177,43 @@ def check(home: str | None) -> None:
 
 
 @cli.group()
+def quarantine() -> None:
+    """Work with quarantined rows."""
+
+
+@quarantine.command("replay")
+@click.argument("dataset")
+@click.option("--file", "partition", help="Only this file (its partition key, as `trace` shows).")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def replay(dataset: str, partition: str | None, home: str | None) -> None:
+    """Re-validate DATASET's quarantined rows with the current contract.
+
+    After fixing the contract (e.g. allowing a new country code), re-runs the cleaned step
+    of every file holding quarantined rows: rows that now pass move to cleaned, the rest
+    stay quarantined with their updated reasons, and every file's ledger still balances.
+    Exit 1 if a run or an error-severity check failed.
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.automation.replay import ReplayError
+    from dataops_platform.automation.replay import replay as replay_quarantine
+    from dataops_platform.cli.summary import render_replay
+    from dataops_platform.factory import build_platform
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    instance = prepare_instance(settings)
+    try:
+        result = replay_quarantine(settings, build_platform(settings, contracts), instance,
+                                   dataset, partition)
+    except ReplayError as exc:
+        _fail(str(exc))
+        return
+    click.echo(render_replay(result))
+    if not result.run.ok or not all(f.balanced for f in result.files):
+        sys.exit(1)
+
+
+@cli.group()
 def contracts() -> None:
     """Work with dataset contracts."""
 

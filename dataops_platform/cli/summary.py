@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dataops_platform.automation.one_pass import CheckOutcome, PassResult, summarize_decisions
+from dataops_platform.automation.replay import ReplayResult
 from dataops_platform.factory import DatasetAssets
 from dataops_platform.quality.checks import ledger_totals
 from dataops_platform.settings import Settings
@@ -89,3 +90,22 @@ def render_gate(outcomes: Sequence[CheckOutcome]) -> str:
     failed = sum(not o.passed and o.severity == "ERROR" for o in outcomes)
     out.append(f"gate: {'FAILED' if failed else 'passed'} ({failed} error-level failure(s))")
     return "\n".join(out)
+
+
+def render_replay(result: ReplayResult) -> str:
+    """Per file: what the replay released from the quarantine and what still keeps rows there."""
+    if not result.files:
+        return f"{result.dataset}: no quarantined rows to replay."
+    rows = [[f.partition, f.before["quarantined"], f.released, f.after.get("quarantined", 0),
+             f.after.get("cleaned", 0), "yes" if f.balanced else "NO",
+             ", ".join(f"{k} {n}" for k, n in f.reasons.items()) or "-"]
+            for f in result.files]
+    lines = [_table(["file", "quarantined before", "released", "still quarantined", "cleaned now",
+                     "ledger balanced", "reasons now"], rows)]
+    released = sum(f.released for f in result.files)
+    lines.append(f"{result.dataset}: {released} row(s) released from the quarantine "
+                 f"in {len(result.files)} file(s)")
+    lines.extend(f"FAILED {failure}" for failure in result.run.failures)
+    lines.extend(f"ERROR  check failed: {c.asset} {c.check} [{c.partition}]"
+                 for c in result.run.failed_error_checks)
+    return "\n".join(lines)
