@@ -176,6 +176,63 @@ def check(home: str | None) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("target")
+@click.option("--where", "conditions", multiple=True, metavar="COLUMN=VALUE",
+              help="Trace rows instead of a file: TARGET is then a dataset, the condition one "
+                   "of its columns (repeatable).")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
+    """Where did this come from, where did it go.
+
+    \b
+    dataops trace orders_2026-11-01.ndjson         a file (name, landing path or partition
+                                                   key): its ledger, quarantined rows per
+                                                   rule, warnings, run ids and check results
+    dataops trace orders --where order_id=ORD-0000042
+                                                   a row: every place it is stored (raw,
+                                                   cleaned, quarantine, duplicates, curated
+                                                   marts) with source file and row number
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.cli.summary import render_file_trace, render_row_trace
+    from dataops_platform.quality.trace import (
+        TraceError,
+        known_files,
+        parse_conditions,
+        trace_file,
+        trace_rows,
+    )
+    from dataops_platform.storage.warehouse import connect
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    if not settings.warehouse_path.exists():
+        _fail("Nothing to trace yet: no warehouse in this home (`dataops run` processes files).")
+    instance = prepare_instance(settings) if not conditions else None
+    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    try:
+        if conditions:
+            by_name = {c.name: c for c in contracts}
+            if target not in by_name:
+                _fail(f"No dataset '{target}'; --where traces rows of one of: {', '.join(by_name)}.")
+            hits = trace_rows(conn, by_name[target], parse_conditions(conditions))
+            click.echo(render_row_trace(target, conditions, hits))
+            if not hits:
+                sys.exit(1)
+        else:
+            traces = trace_file(conn, contracts, instance, target)
+            if not traces:
+                files = known_files(conn, contracts)
+                _fail(f"No stored file matches '{target}'. Files in the warehouse: "
+                      + (", ".join(files[:20]) + (" ..." if len(files) > 20 else "") or "none"))
+            click.echo(render_file_trace(traces))
+    except TraceError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+
+
 @cli.group()
 def quarantine() -> None:
     """Work with quarantined rows."""

@@ -8,6 +8,7 @@ from dataops_platform.automation.one_pass import CheckOutcome, PassResult, summa
 from dataops_platform.automation.replay import ReplayResult
 from dataops_platform.factory import DatasetAssets
 from dataops_platform.quality.checks import ledger_totals
+from dataops_platform.quality.trace import FileTrace, RowHits
 from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
 
@@ -108,4 +109,38 @@ def render_replay(result: ReplayResult) -> str:
     lines.extend(f"FAILED {failure}" for failure in result.run.failures)
     lines.extend(f"ERROR  check failed: {c.asset} {c.check} [{c.partition}]"
                  for c in result.run.failed_error_checks)
+    return "\n".join(lines)
+
+
+def render_file_trace(traces: Sequence[FileTrace]) -> str:
+    lines = []
+    for t in traces:
+        c = t.ledger
+        lines += [
+            f"file {t.source_file}  (dataset {t.dataset}, partition {t.partition})",
+            f"  content sha256 {t.content_hash[:16]}..., ingested {t.ingested_at}",
+            f"  ledger: raw {c['raw']} = cleaned {c['cleaned']} + quarantined {c['quarantined']}"
+            f" + duplicates {c['duplicates']}  ({'balanced' if t.balanced else 'NOT BALANCED'})",
+            "  quarantined by rule: " + (", ".join(f"{k} {n}" for k, n in t.errors.items()) or "none"),
+            "  warnings kept in cleaned: "
+            + (", ".join(f"{k} {n}" for k, n in t.warnings.items()) or "none"),
+            "  runs: " + ("; ".join(f"{layer} {', '.join(ids)}" for layer, ids in t.run_ids.items())
+                          or "none"),
+        ]
+        for check in t.checks:
+            verdict = ("passed" if check.passed else f"FAILED ({check.severity.lower()})"
+                       ) if check.passed is not None else check.status.lower()
+            lines.append(f"  check {check.check}: {verdict}  (run {check.run_id})")
+    return "\n".join(lines)
+
+
+def render_row_trace(dataset: str, conditions: Sequence[str], hits: Sequence[RowHits]) -> str:
+    where = " and ".join(conditions)
+    if not hits:
+        return f"{dataset}: no row where {where} in raw, cleaned, quarantine or curated tables."
+    lines = [f"{dataset} where {where}:"]
+    for hit in hits:
+        lines.append(f"{hit.place}: {len(hit.rows)} row(s)")
+        frame = hit.rows.astype(object).where(hit.rows.notna(), "-").astype(str)
+        lines.append("  " + _table(list(frame.columns), frame.values.tolist()).replace("\n", "\n  "))
     return "\n".join(lines)

@@ -80,7 +80,7 @@ enriched_orders = _sql_mart(
            o.product_sku, p.name as product_name, p.category,
            o.quantity, o.amount, o.currency,
            c.customer_id is null as unknown_customer, p.sku is null as unknown_product,
-           o._source_file
+           o._source_file, o._row_number, o._partition, o._run_id   -- lineage: `dataops trace`
     from o left join c using (customer_id) left join p on p.sku = o.product_sku
     order by o.ordered_at, o.order_id
     """,

@@ -31,13 +31,13 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 def connect(database: str, *, timeout_s: float = 120.0,
-            config: dict | None = None) -> duckdb.DuckDBPyConnection:
+            config: dict | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, retrying with jittered backoff while another process holds it."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(database, read_only=False, config=config or {})
+            return duckdb.connect(database, read_only=read_only, config=config or {})
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
                 if _is_lock_error(exc):

@@ -1,0 +1,205 @@
+"""`dataops trace`: where did this come from, where did it go.
+
+Every stored row carries its lineage (``_partition``, ``_source_file``, ``_row_number``,
+``_run_id``), so a file can be followed into every table, and a row back to the file and
+line it was delivered in. Files are traced from the warehouse and the Dagster instance
+(runs and check results); rows are matched by their *cleaned* value in every layer — raw
+text and quarantined records are parsed exactly as the cleaning SQL parses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
+
+from dataops_platform.collect.raw_asset import PARTITION_COLUMN
+from dataops_platform.contracts.model import Contract
+from dataops_platform.quality.checks import FILE_CHECKS, ledger
+from dataops_platform.storage.sql import literal, quote_ident, table, table_exists
+from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
+from dataops_platform.transform.cleaning import typed_value
+
+LINEAGE = ["_source_file", "_row_number", PARTITION_COLUMN, "_run_id"]
+MAX_ROWS = 50
+
+
+class TraceError(Exception):
+    """Nothing matches what was asked; the message says what exists instead."""
+
+
+@dataclass
+class CheckRecord:
+    check: str
+    status: str  # SUCCEEDED / FAILED / ...
+    passed: bool | None
+    severity: str
+    run_id: str
+
+
+@dataclass
+class FileTrace:
+    dataset: str
+    partition: str
+    source_file: str
+    content_hash: str
+    ingested_at: str
+    ledger: dict[str, int]
+    errors: dict[str, int]      # "column:rule" -> rows quarantined for it
+    warnings: dict[str, int]    # "column:rule" -> cleaned rows kept with the warning
+    run_ids: dict[str, list[str]]
+    checks: list[CheckRecord] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        c = self.ledger
+        return c["raw"] == c["cleaned"] + c["quarantined"] + c["duplicates"]
+
+
+def _file_rows(conn: duckdb.DuckDBPyConnection, contract: Contract, target: str) -> list[tuple]:
+    if not table_exists(conn, "raw", contract.name):
+        return []
+    return conn.execute(
+        f"select distinct {PARTITION_COLUMN}, _source_file, _content_hash, "
+        f"cast(max(_ingested_at) over (partition by {PARTITION_COLUMN}) as varchar) "
+        f"from {table('raw', contract.name)} "
+        f"where {PARTITION_COLUMN} = ? or _source_file = ? or _source_file like ? "
+        f"order by 1", [target, target, f"%/{target}"]).fetchall()
+
+
+def _grouped(conn: duckdb.DuckDBPyConnection, sql: str, key: str) -> dict[str, int]:
+    return {str(name): int(n) for name, n in conn.execute(sql, [key]).fetchall()}
+
+
+def trace_file(conn: duckdb.DuckDBPyConnection, contracts: list[Contract],
+               instance: dg.DagsterInstance | None, target: str) -> list[FileTrace]:
+    """Every stored version of the file named ``target`` (name, landing path or partition key)."""
+    traces = []
+    for contract in contracts:
+        for key, source, content_hash, ingested in _file_rows(conn, contract, target):
+            q, cleaned = quarantine_table(contract), ("cleaned", contract.name)
+            errors = _grouped(conn, f'select "column" || \':\' || rule, count(*) from {table(*q)} '
+                                    f"where {PARTITION_COLUMN} = ? group by 1 order by 2 desc, 1",
+                              key) if table_exists(conn, *q) else {}
+            warnings = _grouped(conn, f"select w, count(*) from (select unnest(_warnings) as w "
+                                      f"from {table(*cleaned)} where {PARTITION_COLUMN} = ?) "
+                                      "group by 1 order by 2 desc, 1",
+                                key) if table_exists(conn, *cleaned) else {}
+            runs = {layer: [r[0] for r in conn.execute(
+                f"select distinct _run_id from {table(layer, contract.name)} "
+                f"where {PARTITION_COLUMN} = ? order by 1", [key]).fetchall()]
+                for layer in ("raw", "cleaned") if table_exists(conn, layer, contract.name)}
+            traces.append(FileTrace(contract.name, key, source, content_hash, ingested,
+                                    ledger(conn, contract, key), errors, warnings, runs,
+                                    _checks(instance, contract, key)))
+    return traces
+
+
+def _checks(instance: dg.DagsterInstance | None, contract: Contract, key: str) -> list[CheckRecord]:
+    """The latest recorded evaluation of each of the file's checks (from the instance)."""
+    if instance is None:
+        return []
+    asset = dg.AssetKey(["cleaned", contract.name])
+    check_keys = [dg.AssetCheckKey(asset, spec.name) for spec in FILE_CHECKS if spec.applies(contract)]
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        check_keys, partition_filter=PartitionKeyFilter(key=key))
+    records = []
+    for check_key in check_keys:
+        record = latest.get(check_key)
+        if record is None:
+            continue
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        records.append(CheckRecord(
+            check_key.name, record.status.value,
+            evaluation.passed if evaluation else None,
+            evaluation.severity.value if evaluation else "", record.run_id))
+    return records
+
+
+def known_files(conn: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> list[str]:
+    names = []
+    for contract in contracts:
+        if table_exists(conn, "raw", contract.name):
+            names += [r[0] for r in conn.execute(
+                f"select distinct _source_file from {table('raw', contract.name)} order by 1"
+            ).fetchall()]
+    return names
+
+
+# --- rows -------------------------------------------------------------------------------
+
+@dataclass
+class RowHits:
+    """Rows matching the condition in one table, with their lineage."""
+
+    place: str
+    rows: pd.DataFrame
+
+
+def parse_conditions(pairs: tuple[str, ...]) -> dict[str, str]:
+    conditions = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise TraceError(f"'{pair}' is not a condition like order_id=ORD-0000001.")
+        conditions[name.strip()] = value
+    return conditions
+
+
+def _match(expressions: dict[str, str], conditions: dict[str, str]) -> str:
+    return " and ".join(f"cast({expressions[name]} as varchar) = {literal(value)}"
+                        for name, value in conditions.items())
+
+
+def _hits(conn: duckdb.DuckDBPyConnection, place: str, relation: str, where: str,
+          extra: list[str]) -> RowHits | None:
+    columns = ", ".join([*LINEAGE, *extra])
+    rows = conn.execute(f"select {columns} from {relation} where {where} "
+                        f"order by _source_file, _row_number limit {MAX_ROWS}").fetchdf()
+    return RowHits(place, rows) if not rows.empty else None
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = ? "
+        "and table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+
+
+def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
+               conditions: dict[str, str]) -> list[RowHits]:
+    """The rows of ``contract``'s dataset matching ``conditions`` in every layer, and in every
+    curated table that carries lineage and the condition's columns."""
+    unknown = [n for n in conditions if n not in {c.name for c in contract.columns}]
+    if unknown:
+        raise TraceError(f"{unknown} not among the columns of '{contract.name}': "
+                         + ", ".join(c.name for c in contract.columns))
+    hits: list[RowHits] = []
+    cols = [contract.column(n) for n in conditions]
+    if table_exists(conn, "raw", contract.name):
+        present = set(_columns(conn, "raw", contract.name))
+        parsed = {c.name: typed_value(contract, c, quote_ident(c.source_name))
+                  if c.source_name in present else "null" for c in cols}
+        hits.append(_hits(conn, "raw", table("raw", contract.name), _match(parsed, conditions), []))
+    if table_exists(conn, "cleaned", contract.name):
+        stored = {c.name: quote_ident(c.name) for c in cols}
+        hits.append(_hits(conn, "cleaned", table("cleaned", contract.name),
+                          _match(stored, conditions), ["_warnings"]))
+    from_record = {c.name: typed_value(
+        contract, c, f"(original_record ->> {literal('$.' + chr(34) + c.source_name + chr(34))})")
+        for c in cols}
+    for place, extra in ((quarantine_table(contract), ['"column"', "rule", "value"]),
+                         (duplicates_table(contract), ["duplicate_of_row"])):
+        if table_exists(conn, *place):
+            hits.append(_hits(conn, ".".join(place), table(*place), _match(from_record, conditions),
+                              extra))
+    for (name,) in conn.execute("select table_name from information_schema.tables "
+                                "where table_schema = 'curated' order by 1").fetchall():
+        columns = set(_columns(conn, "curated", name))
+        if set(LINEAGE) <= columns and set(conditions) <= columns:
+            stored = {n: quote_ident(n) for n in conditions}
+            hits.append(_hits(conn, f"curated/{name}", table("curated", name),
+                              _match(stored, conditions), []))
+    return [h for h in hits if h is not None]
