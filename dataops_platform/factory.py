@@ -19,6 +19,7 @@ from dataops_platform.contracts import Contract, load_contracts
 from dataops_platform.contracts.loader import in_dependency_order
 from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
+from dataops_platform.quality.scorecard import build_scorecard
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
@@ -76,15 +77,17 @@ class Platform:
 
 
 def build_platform(settings: Settings, contracts: list[Contract] | None = None) -> Platform:
-    """Every dataset's assets and checks, the demo's curated assets, sensors and resources."""
+    """Every dataset's assets and checks, the quality scorecard, the demo's curated assets,
+    sensors and resources."""
     settings.ensure()
     contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
     datasets = [build_dataset(c) for c in in_dependency_order(contracts)]
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
+    scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
-        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
+        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated + [scorecard],
         asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + ([CURATED_JOB, dg.define_asset_job(

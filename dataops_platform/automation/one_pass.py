@@ -24,6 +24,7 @@ from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
 from dataops_platform.collect.landing import landing_base, slug, split_partition_key
 from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
+from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import PACKAGE_DIR, Settings
 from dataops_platform.storage.warehouse import POOL
 
@@ -195,8 +196,13 @@ def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[d
             return bool(instance.get_materialized_partitions(key))
         return instance.get_latest_materialization_event(key) is not None
 
+    def ready(key: dg.AssetKey) -> bool:
+        node = graph.get(key)
+        needs = any if node.tags.get(ANY_UPSTREAM_TAG) == "any" else all
+        return needs(has_data(p) for p in node.parent_keys)
+
     return [key for key in graph.materializable_asset_keys
-            if key.path[0] == "curated" and all(has_data(p) for p in graph.get(key).parent_keys)]
+            if key.path[0] == "curated" and ready(key)]
 
 
 def summarize_decisions(decisions: dict[str, list]) -> dict[str, dict[str, int]]:
