@@ -19,6 +19,7 @@ from dataops_platform.contracts import Contract, load_contracts
 from dataops_platform.contracts.loader import in_dependency_order
 from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
+from dataops_platform.quality.rule_checks import build_rule_checks, is_rule_check
 from dataops_platform.quality.scorecard import build_scorecard
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
@@ -49,8 +50,9 @@ def build_dataset(contract: Contract) -> DatasetAssets:
     process_job = dg.define_asset_job(
         f"process_{contract.name}", selection=dg.AssetSelection.assets(raw.key, cleaned.key),
         description=f"Load and clean one '{contract.name}' file with its checks (used by the CLI).")
-    return DatasetAssets(contract, partitions, raw, cleaned,
-                         build_checks(contract, cleaned, partitions), ingest_job, process_job)
+    checks = build_checks(contract, cleaned, partitions) + build_rule_checks(
+        contract, cleaned, partitions)
+    return DatasetAssets(contract, partitions, raw, cleaned, checks, ingest_job, process_job)
 
 
 CURATED_JOB = dg.define_asset_job(
@@ -94,8 +96,10 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
            if curated else []),
+        # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
-            [key for c in checks for key in c.check_keys], settings.alerts_log)],
+            [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],
+            settings.alerts_log)],
         resources=resources(settings),
     )
     return Platform(definitions, datasets)

@@ -220,3 +220,40 @@ def test_reconcile_accepts_numeric_columns_only(settings):
     with pytest.raises(ContractError) as info:
         load_contracts(settings.contracts_dir)
     assert "reconcile: ['currency', 'nope'] must be numeric columns" in str(info.value)
+
+
+def test_each_column_gets_a_named_rule_check_with_counts_rate_and_located_sample(
+        settings, contracts, land, one_pass, query):
+    from dataops_platform.quality.rule_checks import evaluate_rules
+
+    land("customers/c.csv", (CUSTOMERS + "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n"
+                             "2;Bo;Ray;bad-mail;Lyon;FR;2024-01-03;business\n"
+                             "3;Cy;;c@x.de;Bonn;XX;2024-01-04;consumer\n"      # two error rules
+                             "4;Di;Fox;d@x.de;Bonn;DE;someday;consumer\n").encode("latin-1"))
+    result = one_pass()
+    assert result.ok  # rule checks are warn: the rows are already quarantined or flagged
+    recorded = {c.check: c.passed for c in result.checks if c.check.startswith("rules_")}
+    assert recorded == {"rules_customer_id": True, "rules_last_name": False, "rules_email": False,
+                        "rules_country": False, "rules_signup_date": False, "rules_segment": True}
+    key = query("select distinct _partition from raw.customers")[0][0]
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:
+        results = evaluate_rules(conn, contracts["customers"], key)
+    finally:
+        conn.close()
+    figures = {name: {k: v.value for k, v in r.metadata.items()} for name, r in results.items()}
+    assert figures["rules_last_name"]["not_null (error)"] == 1
+    assert figures["rules_country"]["allowed_values (error)"] == 1  # Cy's second violation counts too
+    assert figures["rules_signup_date"]["type (error)"] == 1
+    assert figures["rules_email"]["pattern (warn)"] == 1
+    assert figures["rules_email"]["violation_rate"] == 0.25
+    assert all(r.severity.value == "WARN" for r in results.values())
+
+    def sample_rows(name: str) -> list[list[str]]:
+        lines = figures[name]["failure_sample"].splitlines()[2:]
+        return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+    assert sample_rows("rules_email") == [["customers/c.csv", "2", "pattern", "bad-mail", "kept (warn)"]]
+    assert sample_rows("rules_country") == [["customers/c.csv", "3", "allowed_values", "XX",
+                                             "quarantined"]]
+    assert "failure_sample" not in figures["rules_segment"]

@@ -8,6 +8,8 @@ from dataops_platform.automation.one_pass import CheckOutcome, PassResult, summa
 from dataops_platform.automation.replay import ReplayResult
 from dataops_platform.factory import DatasetAssets
 from dataops_platform.quality.checks import ledger_totals
+from dataops_platform.quality.rule_checks import PREFIX as RULE_PREFIX
+from dataops_platform.quality.rule_checks import is_rule_check
 from dataops_platform.quality.trace import FileTrace, RowHits
 from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
@@ -40,17 +42,20 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
         name = dataset.contract.name
         t = totals.get(name, {"files": 0, "raw": 0, "cleaned": 0, "quarantined": 0,
                               "duplicates": 0})
-        checks = [c for c in result.checks if c.asset == f"cleaned/{name}"]
+        all_checks = [c for c in result.checks if c.asset == f"cleaned/{name}"]
+        checks = [c for c in all_checks if not is_rule_check(c.check)]
+        rules = [c for c in all_checks if is_rule_check(c.check)]
         failed = [c for c in checks if not c.passed]
         seen = decisions.get(name, {})
         rows.append([name, t["files"], len(result.processed.get(name, [])),
                      seen.get("duplicate", 0), t["raw"], t["cleaned"],
                      t["quarantined"], t["duplicates"],
-                     f"{len(checks) - len(failed)}/{len(checks)}"])
+                     f"{len(checks) - len(failed)}/{len(checks)}",
+                     f"{sum(c.passed for c in rules)}/{len(rules)}"])
         if t["raw"] != t["cleaned"] + t["quarantined"] + t["duplicates"]:
             unbalanced.append(name)
     out = [_table(["dataset", "files", "new", "re-delivered", "rows in", "cleaned", "quarantined",
-                   "duplicates", "checks ok"], rows)]
+                   "duplicates", "checks ok", "columns clean"], rows)]
     if not any(result.processed.values()):
         out.append("nothing new landed: no runs were needed (the tables above are current)")
     curated = [c for c in result.checks if c.asset.startswith("curated/")]
@@ -60,15 +65,30 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     out.append("every row accounted for (rows in = cleaned + quarantined + duplicates)"
                if not unbalanced else f"ROWS UNACCOUNTED FOR in: {', '.join(unbalanced)}")
     for check in result.checks:
-        if not check.passed:
+        if not check.passed and not is_rule_check(check.check):
             where = f" [{check.partition}]" if check.partition else ""
             out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
+    out.extend(_rule_violations(result.checks))
     if result.reaped:
         out.append(f"recovered {len(result.reaped)} run(s) left behind by a process that died; "
                    "their work was redone")
     for failure in result.failures:
         out.append(f"FAILED {failure}")
     return "\n".join(out)
+
+
+def _rule_violations(checks: Sequence[CheckOutcome]) -> list[str]:
+    """One line per dataset naming the columns whose rules caught rows (and in how many files)."""
+    files: dict[str, dict[str, int]] = {}
+    for c in checks:
+        if is_rule_check(c.check) and not c.passed:
+            column = c.check.removeprefix(RULE_PREFIX)
+            files.setdefault(c.asset, {}).setdefault(column, 0)
+            files[c.asset][column] += 1
+    return [f"NOTE  rules caught rows in {asset}: "
+            + ", ".join(f"{col} ({n} file{'s' * (n > 1)})" for col, n in columns.items())
+            + " (quarantined or flagged; `dataops trace <file>` shows counts)"
+            for asset, columns in files.items()]
 
 
 def render_gate(outcomes: Sequence[CheckOutcome]) -> str:

@@ -13,6 +13,7 @@ import dagster as dg
 from dataops_platform.automation.one_pass import QUIET, CheckOutcome
 from dataops_platform.factory import CURATED_CHECK_JOB_NAME, Platform
 from dataops_platform.quality.checks import FILE_CHECKS
+from dataops_platform.quality.rule_checks import evaluate_rules
 from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
 
@@ -30,6 +31,10 @@ def run_gate(settings: Settings, platform: Platform,
                     result = spec.evaluate(conn, dataset.contract, key)
                     outcomes.append(CheckOutcome(
                         dataset.cleaned.key.to_user_string(), spec.name, key, result.passed,
+                        result.severity.value, dict(result.metadata)))
+                for name, result in evaluate_rules(conn, dataset.contract, key).items():
+                    outcomes.append(CheckOutcome(
+                        dataset.cleaned.key.to_user_string(), name, key, result.passed,
                         result.severity.value, dict(result.metadata)))
     finally:
         conn.close()
