@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from dataops_platform.automation.alerts import build_alert_sensor
+from dataops_platform.automation.report_sensor import build_report_sensor
 from dataops_platform.automation.sensors import build_sensors
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
@@ -19,6 +20,7 @@ from dataops_platform.contracts import Contract, load_contracts
 from dataops_platform.contracts.loader import in_dependency_order
 from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
+from dataops_platform.quality.report_data import ReportTargets
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
@@ -83,16 +85,18 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
+    assets = [a for d in datasets for a in (d.raw, d.cleaned)] + curated
+    check_keys = [key for c in checks for key in c.check_keys]
     definitions = dg.Definitions(
-        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
+        assets=assets,
         asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + ([CURATED_JOB, dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
            if curated else []),
-        sensors=[*build_sensors(datasets), build_alert_sensor(
-            [key for c in checks for key in c.check_keys], settings.alerts_log)],
+        sensors=[*build_sensors(datasets), build_alert_sensor(check_keys, settings.alerts_log),
+                 build_report_sensor(ReportTargets.of(assets, check_keys), settings.reports_dir)],
         resources=resources(settings),
     )
     return Platform(definitions, datasets)
