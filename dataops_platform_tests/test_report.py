@@ -13,7 +13,13 @@ from dataops_platform.automation.report_sensor import TRIGGER_TAG as SENSOR_TRIG
 from dataops_platform.cli.main import cli
 from dataops_platform.factory import build_platform
 from dataops_platform.quality.report import LATEST, report_pass
-from dataops_platform.quality.report_data import CheckRow, ReportData, ReportTargets, schema_change
+from dataops_platform.quality.report_data import (
+    CheckRow,
+    ReportData,
+    ReportTargets,
+    latest_report_data,
+    schema_change,
+)
 from dataops_platform.quality.report_html import render
 
 PARCELS = """name: parcels
@@ -204,7 +210,17 @@ def test_the_sensor_writes_one_report_per_finished_run(settings, land, one_pass)
         page = (settings.reports_dir / written).read_text()
         assert_self_contained(page)
         assert f"run {ui_run.run_id[:8]} of process_parcels" in page
-        assert "row_conservation" in page and (settings.reports_dir / LATEST).exists()
+        assert "row_conservation" in page
+        # latest.html: day1 was materialized twice; it counts once, at its latest run
+        latest = (settings.reports_dir / LATEST).read_text()
+        (checks,) = tables(latest, "check", "result")
+        assert sorted(r["check"] for r in checks) == ["contract_schema", "quarantine_rate",
+                                                      "row_conservation"]
+        (files,) = tables(latest, "missing columns")
+        assert [(r["rows in"], r["run"][:8]) for r in files] == [("1", ui_run.run_id[:8])]
+        state = latest_report_data(instance, ReportTargets.of_definitions(platform.definitions))
+        assert {c.run_id for c in state.checks} == {ui_run.run_id}
+        assert f"<code>{ui_run.run_id}</code>" not in latest  # latest lists no runs
         tick(tick(second))  # two more ticks, no new finished run: no new report
         assert reports() == [written]
     finally:

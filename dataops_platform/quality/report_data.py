@@ -40,15 +40,16 @@ class CheckRow:
     passed: bool
     severity: str  # ERROR / WARN
     metadata: dict[str, object] = field(default_factory=dict)
+    run_id: str | None = None  # None: evaluated by `dataops check`, not recorded
 
     @classmethod
-    def of(cls, result: Any) -> CheckRow:
+    def of(cls, result: Any, run_id: str | None = None) -> CheckRow:
         """From an AssetCheckEvaluation or a CheckOutcome (same attribute names but two)."""
         asset = getattr(result, "asset", None) or result.asset_key.to_user_string()
         check = getattr(result, "check", None) or result.check_name
         severity = getattr(result.severity, "value", result.severity)
         return cls(asset, check, result.partition, bool(result.passed), str(severity),
-                   {k: plain(v) for k, v in (result.metadata or {}).items()})
+                   {k: plain(v) for k, v in (result.metadata or {}).items()}, run_id)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def _with_schema_change(instance: dg.DagsterInstance, m: Materialization) -> Mat
 
 def _evaluation(event: dg.EventLogEntry | None) -> CheckRow | None:
     data = event.dagster_event.event_specific_data if event and event.dagster_event else None
-    return CheckRow.of(data) if isinstance(data, dg.AssetCheckEvaluation) else None
+    return CheckRow.of(data, event.run_id) if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
 def _run_info(instance: dg.DagsterInstance, run_id: str) -> RunInfo:

@@ -162,10 +162,11 @@ def _quarantine(data: ReportData) -> str:
     rows = [[e(m.dataset), e(m.partition or "-")]
             + [_num(m.metadata.get(k, 0)) for k in ("rows_in", "rows_cleaned", "rows_quarantined",
                                                       "rows_duplicates")]
-            + [e(m.metadata.get("missing_columns", "")), e(m.metadata.get("unexpected_columns", ""))]
+            + [e(m.metadata.get("missing_columns", "")), e(m.metadata.get("unexpected_columns", "")),
+               f"<code>{e(m.run_id[:8])}</code> {e(_when(m.timestamp))}"]
             for m in sorted(cleaned, key=lambda m: (m.dataset, m.partition or ""))]
     out = [table(["dataset", "file (partition)", "rows in", "cleaned", "quarantined", "duplicates",
-                  "missing columns", "unexpected columns"], rows, numeric=range(2, 6))]
+                  "missing columns", "unexpected columns", "run"], rows, numeric=range(2, 6))]
     violations: dict[tuple[str, str, str], int] = {}
     for m in cleaned:
         counts = m.metadata.get("violations")
