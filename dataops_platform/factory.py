@@ -20,7 +20,6 @@ from dataops_platform.contracts import Contract, load_contracts
 from dataops_platform.contracts.loader import in_dependency_order
 from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
-from dataops_platform.quality.report_data import ReportTargets
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
@@ -85,18 +84,17 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
-    assets = [a for d in datasets for a in (d.raw, d.cleaned)] + curated
-    check_keys = [key for c in checks for key in c.check_keys]
     definitions = dg.Definitions(
-        assets=assets,
+        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated,
         asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + ([CURATED_JOB, dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
            if curated else []),
-        sensors=[*build_sensors(datasets), build_alert_sensor(check_keys, settings.alerts_log),
-                 build_report_sensor(ReportTargets.of(assets, check_keys), settings.reports_dir)],
+        sensors=[*build_sensors(datasets), build_alert_sensor(
+            [key for c in checks for key in c.check_keys], settings.alerts_log),
+            build_report_sensor(settings.reports_dir)],
         resources=resources(settings),
     )
     return Platform(definitions, datasets)

@@ -34,13 +34,16 @@ def finished_runs(instance: dg.DagsterInstance, cursor: dict) -> tuple[list[str]
     return [run_id for _, run_id in sorted(found)], advanced
 
 
-def build_report_sensor(targets: ReportTargets, reports_dir: Path) -> dg.SensorDefinition:
+def build_report_sensor(reports_dir: Path) -> dg.SensorDefinition:
     @dg.sensor(name=REPORT_SENSOR, minimum_interval_seconds=30,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Writes one static HTML quality report per finished run (checks, "
                            "quarantine, profiles, schema changes) into the home's reports/ "
                            "folder and refreshes reports/latest.html.")
     def quality_report(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        if context.repository_def is None:  # latest.html covers the code location's assets
+            raise dg.DagsterInvariantViolationError(
+                f"the {REPORT_SENSOR} sensor needs its code location's definitions")
         cursor = json.loads(context.cursor) if context.cursor else {}
         run_ids, advanced = finished_runs(context.instance, cursor)
         written = []
@@ -55,7 +58,7 @@ def build_report_sensor(targets: ReportTargets, reports_dir: Path) -> dg.SensorD
                 context.log.info(f"quality report of run {run_id[:8]}: {path}")
                 written.append(path)
         if written:
-            refresh_latest(reports_dir, context.instance, targets)
+            refresh_latest(reports_dir, context.instance, ReportTargets.of(context.repository_def))
         return dg.SensorResult(cursor=json.dumps(advanced, sort_keys=True),
                                skip_reason=None if written else "no finished run to report")
 

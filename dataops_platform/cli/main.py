@@ -167,7 +167,7 @@ def _report(settings: Settings, platform: Platform, instance: dg.DagsterInstance
     from dataops_platform.quality.report import refresh_latest, report_gate, report_pass
     from dataops_platform.quality.report_data import ReportTargets
 
-    targets = ReportTargets.of_definitions(platform.definitions)
+    targets = ReportTargets.of(platform.definitions)
     if gate is not None:
         return report_gate(settings.reports_dir, instance, targets, gate)
     if run_ids is not None:

@@ -11,7 +11,7 @@ its latest materialization, per check and partition its latest evaluation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -128,19 +128,16 @@ class ReportTargets:
     checks: list[dg.AssetCheckKey]
 
     @classmethod
-    def of(cls, assets: Iterable[object], check_keys: Iterable[dg.AssetCheckKey]) -> ReportTargets:
+    def of(cls, definitions: dg.Definitions | dg.RepositoryDefinition) -> ReportTargets:
+        """Every materializable asset and every check of a code location's definitions."""
+        graph = definitions.resolve_asset_graph() if isinstance(definitions, dg.Definitions) \
+            else definitions.asset_graph
         found: dict[dg.AssetKey, str | None] = {}
-        for asset in assets:
-            if isinstance(asset, dg.AssetsDefinition):
-                partitions = asset.partitions_def
-                name = partitions.name if isinstance(partitions, dg.DynamicPartitionsDefinition) \
-                    else None
-                found.update(dict.fromkeys(asset.keys, name))
-        return cls(found, sorted(set(check_keys), key=lambda k: k.to_user_string()))
-
-    @classmethod
-    def of_definitions(cls, definitions: dg.Definitions) -> ReportTargets:
-        return cls.of(definitions.assets or [], definitions.resolve_asset_graph().asset_check_keys)
+        for key in graph.materializable_asset_keys:
+            partitions = graph.get(key).partitions_def
+            found[key] = partitions.name if isinstance(partitions, dg.DynamicPartitionsDefinition) \
+                else None
+        return cls(found, sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()))
 
 
 def _columns(schema: object) -> list[tuple[str, str]] | None:
