@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from dataops_platform.automation.alerts import build_alert_sensor
+from dataops_platform.automation.report_sensor import build_report_sensor
 from dataops_platform.automation.sensors import build_sensors
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
@@ -99,7 +100,7 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
             [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],
-            settings.alerts_log)],
+            settings.alerts_log), build_report_sensor(settings.reports_dir)],
         resources=resources(settings),
     )
     return Platform(definitions, datasets)

@@ -57,6 +57,11 @@ class Settings:
         return self.home / "alerts.jsonl"
 
     @property
+    def reports_dir(self) -> Path:
+        """Static HTML quality reports: one per run/pass/gate, and latest.html."""
+        return self.home / "reports"
+
+    @property
     def duckdb_config(self) -> dict[str, str]:
         """Connection settings every warehouse connection of a process must share."""
         return {"memory_limit": self.duckdb_memory_limit}

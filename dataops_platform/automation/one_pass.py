@@ -69,6 +69,7 @@ class PassResult:
     failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     reaped: list[str] = field(default_factory=list)  # runs of a dead process, failed and freed
+    run_ids: list[str] = field(default_factory=list)  # every run the pass launched (its report)
 
     @property
     def failed_error_checks(self) -> list[CheckOutcome]:
@@ -151,6 +152,7 @@ def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
 
 
 def _collect(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
+    into.run_ids.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
         into.checks.append(CheckOutcome(
             asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,

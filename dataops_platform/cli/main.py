@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,12 @@ from dataops_platform.settings import (
     PROJECT_DIR,
     Settings,
 )
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
+    import dagster as dg
+
+    from dataops_platform.automation.one_pass import CheckOutcome
+    from dataops_platform.factory import Platform
 
 
 def _settings(home: str | None = None) -> Settings:
@@ -148,8 +155,42 @@ def _run(settings: Settings) -> None:
     platform = build_platform(settings, contracts)
     result = run_pass(settings, platform, instance)
     click.echo(render_summary(settings, platform.datasets, result))
+    click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
     if not result.ok:
         sys.exit(1)
+
+
+def _report(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
+            run_ids: list[str] | None = None, gate: list[CheckOutcome] | None = None) -> Path:
+    """Write the quality report (of a pass's runs, of a gate, or the latest state) and
+    refresh latest.html; returns the report's path."""
+    from dataops_platform.quality.report import refresh_latest, report_gate, report_pass
+    from dataops_platform.quality.report_data import ReportTargets
+
+    targets = ReportTargets.of(platform.definitions)
+    if gate is not None:
+        return report_gate(settings.reports_dir, instance, targets, gate)
+    if run_ids is not None:
+        return report_pass(settings.reports_dir, instance, targets, run_ids)
+    return refresh_latest(settings.reports_dir, instance, targets)
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def report(home: str | None) -> None:
+    """Write the quality report of the latest state now and print its path.
+
+    One self-contained HTML file, reports/latest.html in the home folder: per file the
+    latest row counts, quarantine, profile and schema changes, per check and file the
+    latest result. Read from the Dagster instance only, so it is safe while pipelines run.
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.factory import build_platform
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    instance = prepare_instance(settings)
+    click.echo(str(_report(settings, build_platform(settings, contracts), instance)))
 
 
 @cli.command()
@@ -168,10 +209,12 @@ def check(home: str | None) -> None:
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    outcomes = run_gate(settings, build_platform(settings, contracts), instance)
+    platform = build_platform(settings, contracts)
+    outcomes = run_gate(settings, platform, instance)
     click.echo(render_gate(outcomes))
     if not outcomes:
         _fail("Nothing to check yet: no file has been processed in this home (`dataops run`).")
+    click.echo(f"quality report: {_report(settings, platform, instance, gate=outcomes)}")
     if any(not o.passed and o.severity == "ERROR" for o in outcomes):
         sys.exit(1)
 
