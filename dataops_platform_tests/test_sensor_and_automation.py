@@ -123,3 +123,63 @@ def test_automation_carries_a_landed_file_from_raw_to_curated(settings, land):
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
         for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value"):
             assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 1, mart
+
+
+def _order(i: int) -> str:
+    return json.dumps({"order_id": f"ORD-{i:07d}", "customer_id": 1, "sku": "ABC-0001", "qty": 1,
+                       "amount": "9.99", "currency": "EUR", "ordered_at": "2026-11-01T10:00:00",
+                       "status": "placed"}) + "\n"
+
+
+def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
+        settings, land, one_pass):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataops_platform.automation.one_pass import prepare_instance
+
+    orders = settings.contracts_dir / "orders.yaml"  # too few rows is now an error: blocking
+    orders.write_text(orders.read_text().replace(
+        "volume: {min_rows: 100, max_rows: 5000000}", "volume: {min_rows: 2, severity: error}"))
+    land("customers/c.csv", (HEADER + ROW).encode("latin-1"))
+    land("orders/good.ndjson", _order(1) + _order(2))
+    (settings.landing_dir / "products").mkdir(parents=True)
+    pq.write_table(pa.table({"sku": ["ABC-0001"], "product_name": ["Pen"], "category": ["books"],
+                             "price": [1.5], "active": [True]}),
+                   settings.landing_dir / "products" / "p.parquet")
+    first = one_pass()
+    assert first.ok and not first.held
+    land("orders/short.ndjson", _order(3))  # one row: the volume check fails (error, blocking)
+    second = one_pass()
+    assert [(c.check, c.severity) for c in second.failed_error_checks] == [("volume", "ERROR")]
+    assert sorted(second.held) == ["curated/customer_lifetime_value", "curated/daily_revenue",
+                                   "curated/enriched_orders"]
+    assert all("cleaned/orders volume [short.ndjson@" in f[0] for f in second.held.values())
+    instance = prepare_instance(settings)
+    marts = [r.asset_materialization.asset_key.to_user_string()
+             for mart in ("daily_revenue", "quality_scorecard")
+             for r in instance.fetch_materializations(dg.AssetKey(["curated", mart]), limit=5).records]
+    assert marts.count("curated/daily_revenue") == 1  # only from the first pass
+    assert marts.count("curated/quality_scorecard") == 2  # it reports the failure: never held
+
+    # declarative automation holds the marts too, while the scorecard may run
+    defs = build_definitions(settings)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value"):
+        assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 0, mart
+
+    # the same marts in the same run as the failing file: Dagster skips them
+    job = dg.define_asset_job("orders_and_marts", selection=dg.AssetSelection.assets(
+        dg.AssetKey(["cleaned", "orders"]), dg.AssetKey(["curated", "daily_revenue"])))
+    defs_with_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    (short,) = [k for k in instance.get_dynamic_partitions("orders_files") if k.startswith("short")]
+    run = defs_with_job.resolve_job_def("orders_and_marts").execute_in_process(
+        instance=instance, partition_key=short, raise_on_error=False)
+    assert run.get_asset_materialization_events()  # cleaned/orders was written ...
+    assert not [e for e in run.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(["curated", "daily_revenue"])]  # ... the mart not
+    started = {e.step_key for e in run.all_events if e.event_type_value == "STEP_START"}
+    failed = {e.step_key for e in run.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert "cleaned__orders" in started and failed == {"cleaned__orders_volume"}
+    assert not [s for s in started if "daily_revenue" in s]  # never started
+    instance.dispose()

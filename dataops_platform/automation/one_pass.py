@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
+from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
 
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import evaluate_landing
@@ -69,6 +71,7 @@ class PassResult:
     failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     reaped: list[str] = field(default_factory=list)  # runs of a dead process, failed and freed
+    held: dict[str, list[str]] = field(default_factory=dict)  # mart -> failed blocking checks upstream
     run_ids: list[str] = field(default_factory=list)  # every run the pass launched (its report)
 
     @property
@@ -180,7 +183,7 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
                                             raise_on_error=False, run_config=QUIET,
                                             tags=_cli_tags())
             _collect(result, outcome)
-    ready = _ready_curated(defs, instance) if any(outcome.processed.values()) else []
+    ready = _ready_curated(defs, instance, outcome.held) if any(outcome.processed.values()) else []
     if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
@@ -189,9 +192,32 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     return outcome
 
 
-def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.AssetKey]:
-    """Curated marts whose every upstream table has data (as the automation requires)."""
+def _failed_blocking_checks(graph: AssetGraph, instance: dg.DagsterInstance,
+                            key: dg.AssetKey) -> list[str]:
+    """Files of ``key`` whose latest evaluation of a blocking check failed."""
+    checks = [k for k in graph.get_check_keys_for_assets({key}) if graph.get(k).blocking]
+    if not checks:
+        return []
+    partitioned = graph.get(key).is_partitioned
+    partitions = sorted(instance.get_materialized_partitions(key)) if partitioned else [None]
+    failed = []
+    for partition in partitions:
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            checks, partition_filter=PartitionKeyFilter(key=partition) if partition else None)
+        for check_key, record in latest.items():
+            evaluation = record.event.asset_check_evaluation if record.event else None
+            if evaluation is not None and not evaluation.passed:
+                failed.append(f"{key.to_user_string()} {check_key.name}"
+                              + (f" [{partition}]" if partition else ""))
+    return failed
+
+
+def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
+                   held: dict[str, list[str]]) -> list[dg.AssetKey]:
+    """Curated marts whose every upstream table has data (as the automation requires) and
+    no upstream file has a failed blocking check (those are put in ``held``)."""
     graph = defs.resolve_asset_graph()
+    failures: dict[dg.AssetKey, list[str]] = {}
 
     def has_data(key: dg.AssetKey) -> bool:
         if graph.get(key).is_partitioned:
@@ -200,10 +226,17 @@ def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[d
 
     def ready(key: dg.AssetKey) -> bool:
         node = graph.get(key)
-        needs = any if node.tags.get(ANY_UPSTREAM_TAG) == "any" else all
-        return needs(has_data(p) for p in node.parent_keys)
+        if node.tags.get(ANY_UPSTREAM_TAG) == "any":  # the scorecard reports failures: never held
+            return any(has_data(p) for p in node.parent_keys)
+        if not all(has_data(p) for p in node.parent_keys):
+            return False
+        blocking = [f for p in sorted(node.parent_keys)
+                    for f in failures.setdefault(p, _failed_blocking_checks(graph, instance, p))]
+        if blocking:
+            held[key.to_user_string()] = blocking
+        return not blocking
 
-    return [key for key in graph.materializable_asset_keys
+    return [key for key in sorted(graph.materializable_asset_keys)
             if key.path[0] == "curated" and ready(key)]
 
 

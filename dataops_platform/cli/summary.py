@@ -69,6 +69,10 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
             where = f" [{check.partition}]" if check.partition else ""
             out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
     out.extend(_rule_violations(result.checks))
+    for mart, blocking in result.held.items():
+        out.append(f"HELD  {mart} not rebuilt: a blocking check failed upstream ("
+                   + ", ".join(blocking[:3]) + (" ..." if len(blocking) > 3 else "")
+                   + "); fix the file or contract, then `dataops run` or replay")
     if result.reaped:
         out.append(f"recovered {len(result.reaped)} run(s) left behind by a process that died; "
                    "their work was redone")

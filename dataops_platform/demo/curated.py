@@ -24,10 +24,15 @@ CLEANED = {name: dg.AssetKey(["cleaned", name]) for name in ("orders", "customer
 
 # Run as soon as anything upstream changed once every upstream table has some data, even
 # if some file's partition failed (a malformed file must not hold every later delivery
-# back from the marts, as eager()'s "no dependency partition missing" rule would).
+# back from the marts, as eager()'s "no dependency partition missing" rule would) — but
+# never while a file upstream has a failed *blocking* check (rows lost, totals altered, a
+# contract-declared error): that data must not reach the marts until it is fixed.
 CURATED_AUTOMATION = dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
-) & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing())
+) & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing()) & ~(
+    dg.AutomationCondition.any_deps_match(dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True))
+).with_label("no_upstream_blocking_check_failed")
 
 LATEST_ORDERS = """
     select * from cleaned.orders
