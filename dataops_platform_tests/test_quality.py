@@ -257,3 +257,23 @@ def test_each_column_gets_a_named_rule_check_with_counts_rate_and_located_sample
     assert sample_rows("rules_country") == [["customers/c.csv", "3", "allowed_values", "XX",
                                              "quarantined"]]
     assert "failure_sample" not in figures["rules_segment"]
+
+
+def test_a_delivery_with_changed_columns_fails_the_schema_change_check(settings, land, one_pass):
+    land("customers/a.csv", (CUSTOMERS + "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n")
+         .encode("latin-1"))
+    first = one_pass()
+    assert all(c.passed for c in first.checks if c.check == "column_schema_change")
+    land("customers/b.csv", (CUSTOMERS.replace(";Segment\n", ";Segment;Telefon\n")
+                             + "2;Bo;Ray;bo@x.de;Bonn;DE;2024-01-03;consumer;0221-1\n").encode("latin-1"))
+    second = one_pass()
+    assert second.ok  # a warning: new columns are kept in raw, cleaned follows the contract
+    outcomes = {c.asset: c for c in second.checks if c.check == "column_schema_change"}
+    assert not outcomes["raw/customers"].passed and outcomes["raw/customers"].severity == "WARN"
+    assert outcomes["cleaned/customers"].passed
+    import dagster as dg
+    with dg.DagsterInstance.get() as instance:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(["raw", "customers"]), "column_schema_change")]
+        ).popitem()[1]
+    assert "Added columns: Telefon" in record.event.asset_check_evaluation.description
