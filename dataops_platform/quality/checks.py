@@ -21,6 +21,8 @@ import pandera.errors as pa_errors
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Column, Contract, Rule, Severity
+from dataops_platform.quality.metrics import ANOMALIES, check_anomalies
+from dataops_platform.quality.metrics import describe as describe_anomalies
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
@@ -222,6 +224,8 @@ FILE_CHECKS = (
               lambda c: f"The file delivers between {c.volume.min_rows} and "
                         f"{c.volume.max_rows or 'any number of'} rows." if c.volume else "",
               check_volume, applies=lambda c: c.volume is not None),
+    FileCheck(ANOMALIES, lambda c: c.anomaly.severity is Severity.error, describe_anomalies,
+              check_anomalies),
 )
 
 
