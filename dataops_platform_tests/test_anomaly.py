@@ -101,7 +101,9 @@ def test_too_little_history_or_no_value_is_not_compared():
 # --------------------------------------------------------------------------- the contract
 
 BASE = {"name": "things", "description": "d", "owner": "o", "source": {"format": "csv"},
-        "columns": [{"name": "id", "type": "integer", "nullable": False}, {"name": "label"}]}
+        "columns": [{"name": "id", "type": "integer", "nullable": False}, {"name": "label"},
+                    {"name": "price", "type": "decimal"}],
+        "primary_key": ["id"]}
 
 
 def _problems(tmp_path, anomaly):
@@ -122,6 +124,7 @@ def _problems(tmp_path, anomaly):
     ({"metrics": ["label.median"]}, ["anomaly", "'label.median' is not a metric"]),
     ({"metrics": ["nope.null_rate"]}, ["anomaly.metrics", "'nope.null_rate' names no column"]),
     ({"metrics": ["label.mean"]}, ["anomaly.metrics", "'mean' needs an integer, float or decimal"]),
+    ({"metrics": ["id.mean"]}, ["anomaly.metrics", "primary-key column"]),
     ({"windw": 10}, ["anomaly.windw", "unknown field"]),
 ])
 def test_a_bad_anomaly_setting_is_one_problem_naming_the_field(tmp_path, anomaly, fragments):
@@ -137,12 +140,14 @@ def test_every_dataset_gets_anomaly_detection_with_defaults_and_a_subset_can_be_
     contract = parse_contract(path)
     assert (contract.anomaly.window, contract.anomaly.threshold, contract.anomaly.min_history,
             contract.anomaly.severity.value, contract.anomaly.metrics) == (20, 3.5, 5, "warn", None)
-    assert metric_names(contract) == [
-        "rows_in", "quarantine_rate", "id.null_rate", "id.distinct_count", "id.mean",
-        "label.null_rate", "label.distinct_count"]
+    assert metric_names(contract) == [  # no mean of the primary key: it says nothing
+        "rows_in", "quarantine_rate", "id.null_rate", "id.distinct_count",
+        "label.null_rate", "label.distinct_count", "price.null_rate", "price.distinct_count",
+        "price.mean"]
     subset = contract.model_copy(update={"anomaly": contract.anomaly.model_copy(
-        update={"metrics": ["rows_in", "null_rate", "id.mean"]})})
-    assert compared_metrics(subset) == ["rows_in", "id.null_rate", "id.mean", "label.null_rate"]
+        update={"metrics": ["rows_in", "null_rate", "price.mean"]})})
+    assert compared_metrics(subset) == [
+        "rows_in", "id.null_rate", "label.null_rate", "price.null_rate", "price.mean"]
 
 
 # --------------------------------------------------------------------------- real files

@@ -79,8 +79,8 @@ def test_demo_accounts_for_every_row_and_run_is_idempotent(settings, tmp_path):
     # dataset, files, new, re-delivered, rows in, cleaned, quarantined, duplicates, checks
     assert orders[1:4] == ["3", "3", "1"]
     assert int(orders[4]) == int(orders[5]) + int(orders[6]) + int(orders[7]) == 2000
-    # 5 checks per file; the demo's unknown customers/products fail `references` (warn) per file
-    assert orders[8] == "12/15"
+    # 6 checks per file; the demo's unknown customers/products fail `references` (warn) per file
+    assert orders[8] == "15/18"
     assert "ERROR" not in demo.output
     assert demo.output.count("WARN  check failed: cleaned/orders references") == 3
 
@@ -113,7 +113,7 @@ def test_check_gates_on_the_warehouse_as_it_is_now(settings, land_samples, query
     assert ok.exit_code == 0, ok.output
     assert "gate: passed" in ok.output
     assert [line.split()[1:6] for line in ok.output.splitlines() if line.startswith("cleaned/orders")] \
-        == [["3", "15", "12", "0", "3"]]  # files, checks, passed, failed error, failed warn
+        == [["3", "18", "15", "0", "3"]]  # files, checks, passed, failed error, failed warn
 
     # someone deletes quarantined rows behind the platform's back: the ledger no longer balances
     (key,) = query("select distinct _partition from quarantine.orders order by 1 limit 1")[0]

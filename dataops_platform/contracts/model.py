@@ -309,6 +309,9 @@ class Contract(_Strict):
             if column and kind == "mean" and self.column(column).type not in NUMERIC_TYPES:
                 raise ValueError(f"anomaly.metrics: {metric!r}: 'mean' needs an integer, float or "
                                  "decimal column")
+            if column and kind == "mean" and column in self.primary_key:
+                raise ValueError(f"anomaly.metrics: {metric!r}: the mean of a primary-key column "
+                                 "is not measured")
         doubled = [n for n in [self.name, *names] if "__" in n]
         if doubled:
             raise ValueError(f"names may not contain '__' (reserved for platform tables): {doubled}")
