@@ -217,6 +217,43 @@ class Volume(_Strict):
         return self
 
 
+ANOMALY_FILE_METRICS = ("rows_in", "quarantine_rate")  # one value per file
+ANOMALY_COLUMN_METRICS = ("null_rate", "distinct_count", "mean")  # one per column (mean: numeric)
+
+
+class Anomaly(_Strict):
+    """Anomaly detection over each file's metrics against the files delivered before it."""
+
+    window: Annotated[int, Field(ge=1)] = Field(
+        default=20, description="Compare with (at most) this many most recent earlier files.")
+    threshold: Annotated[float, Field(gt=0)] = Field(
+        default=3.5, description="Robust deviations (median/MAD z-score) beyond which it flags.")
+    min_history: Annotated[int, Field(ge=3)] = Field(
+        default=5, description="Earlier files needed before a metric is compared (at least 3).")
+    severity: Severity = Severity.warn
+    metrics: list[str] | None = Field(
+        default=None,
+        description="Metrics compared (default all): 'rows_in', 'quarantine_rate', a kind for "
+                    "every column ('null_rate', 'distinct_count', 'mean') or '<column>.<kind>'.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Anomaly:
+        if self.min_history > self.window:
+            raise ValueError(f"'min_history' ({self.min_history}) cannot exceed 'window' "
+                             f"({self.window}): no file would ever be compared")
+        for metric in self.metrics or []:
+            column, _, kind = metric.rpartition(".")
+            known = (metric in ANOMALY_FILE_METRICS + ANOMALY_COLUMN_METRICS if not column
+                     else kind in ANOMALY_COLUMN_METRICS)
+            if not known:
+                raise ValueError(
+                    f"metrics: {metric!r} is not a metric; use {', '.join(ANOMALY_FILE_METRICS)}, "
+                    f"one of {', '.join(ANOMALY_COLUMN_METRICS)} (every column) or "
+                    "'<column>.<kind>'")
+        return self
+
+
 class Contract(_Strict):
     """A dataset: where its files land, what its columns mean, which rules they obey."""
 
@@ -238,6 +275,9 @@ class Contract(_Strict):
     volume: Volume | None = Field(default=None, description="Rows expected per file.")
     freshness: Freshness | None = Field(
         default=None, description="Expected delivery rhythm, e.g. fail_after: 26h."
+    )
+    anomaly: Anomaly = Field(
+        default_factory=Anomaly, description="Flag file metrics far outside recent history."
     )
 
     @property
@@ -272,6 +312,16 @@ class Contract(_Strict):
         if not_numeric:
             raise ValueError(f"reconcile: {not_numeric} must be numeric columns "
                              "(integer, float or decimal) of this contract")
+        for metric in self.anomaly.metrics or []:
+            column, _, kind = metric.rpartition(".")
+            if column and column not in names:
+                raise ValueError(f"anomaly.metrics: {metric!r} names no column of the contract")
+            if column and kind == "mean" and self.column(column).type not in NUMERIC_TYPES:
+                raise ValueError(f"anomaly.metrics: {metric!r}: 'mean' needs an integer, float or "
+                                 "decimal column")
+            if column and kind == "mean" and column in self.primary_key:
+                raise ValueError(f"anomaly.metrics: {metric!r}: the mean of a primary-key column "
+                                 "is not measured")
         doubled = [n for n in [self.name, *names] if "__" in n]
         if doubled:
             raise ValueError(f"names may not contain '__' (reserved for platform tables): {doubled}")

@@ -24,6 +24,8 @@ import pandera.errors as pa_errors
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Column, ColumnType, Contract, Rule, Severity
+from dataops_platform.quality.metrics import ANOMALIES, check_anomalies
+from dataops_platform.quality.metrics import describe as describe_anomalies
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
@@ -310,6 +312,8 @@ FILE_CHECKS = (
               lambda c: "The file's totals of " + ", ".join(c.reconcile) + " are conserved: "
                         "raw (parsed as cleaning parses it) = cleaned + quarantined + duplicates.",
               check_reconciliation, applies=lambda c: bool(c.reconcile)),
+    FileCheck(ANOMALIES, lambda c: c.anomaly.severity is Severity.error, describe_anomalies,
+              check_anomalies),
 )
 
 
