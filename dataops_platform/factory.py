@@ -101,7 +101,8 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated + [scorecard],
         asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
-        + ([CURATED_JOB, dg.define_asset_job(
+        + [CURATED_JOB]  # the scorecard is always there
+        + ([dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
            if curated else []),
