@@ -12,6 +12,7 @@ from dataops_platform.collect.landing import (
 )
 from dataops_platform.collect.readers import ReadError, numbered, stage_file
 from dataops_platform.collect.resources import LandingZone
+from dataops_platform.collect.schema_policy import SchemaFrozen, apply_schema_policy
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
 from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
@@ -74,12 +75,19 @@ def build_raw_asset(contract: Contract,
                     metadata={"file": relative, "problem": exc.detail},
                     allow_retries=False,
                 ) from None
+            try:
+                drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
+            except SchemaFrozen as exc:
+                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
+                raise dg.Failure(description=str(exc), allow_retries=False, metadata={
+                    "file": relative, "schema_drift": exc.drift.describe()}) from None
             rows = count(conn, staged)
             metadata = {
                 "source_file": dg.MetadataValue.path(str(path)),
                 "content_hash": digest,
                 "rows": rows,
                 "delivered_columns": ", ".join(delivered) or "(none: empty file)",
+                **drift,
                 "dagster/column_schema": column_schema(conn, numbered(staged)),
                 "preview": preview(conn, staged),
             }

@@ -254,6 +254,38 @@ class Anomaly(_Strict):
         return self
 
 
+class SchemaPolicy(str, Enum):
+    """What a file whose columns differ from the contract does (see collect/schema_policy.py)."""
+
+    evolve = "evolve"
+    freeze = "freeze"
+    discard = "discard"
+
+
+class WriteMode(str, Enum):
+    """How each cleaned file is applied to the dataset's ``current`` table."""
+
+    append = "append"        # keep every file's rows (re-running a file replaces its own rows)
+    replace = "replace"      # the table is the newest file's rows (a full snapshot)
+    partition = "partition"  # a file replaces the rows sharing its ``partition_by`` values
+    merge = "merge"          # one row per key: the latest version by ``order_by`` wins
+    history = "history"      # SCD type 2: every version of a key, valid_from/valid_to/is_current
+
+
+class Write(_Strict):
+    """Maintain ``current.<dataset>`` from the cleaned files with a write mode."""
+
+    mode: WriteMode
+    key: list[str] = Field(default_factory=list, description="merge/history key; default primary_key")
+    order_by: str = Field(default="_ingested_at",
+                          description="merge/history: which version is newer (a column, or the "
+                                      "file's arrival _ingested_at)")
+    sort_by: list[str] = Field(default_factory=list,
+                               description="rows are written sorted by these (default: the key)")
+    partition_by: list[str] = Field(default_factory=list,
+                                    description="partition mode: the columns a file replaces")
+
+
 class Contract(_Strict):
     """A dataset: where its files land, what its columns mean, which rules they obey."""
 
@@ -273,6 +305,12 @@ class Contract(_Strict):
     )
     tags: dict[str, str] = Field(default_factory=dict)
     volume: Volume | None = Field(default=None, description="Rows expected per file.")
+    schema_policy: SchemaPolicy = Field(
+        default=SchemaPolicy.evolve,
+        description="evolve: keep new columns; freeze: reject a file whose columns differ; "
+                    "discard: drop unknown columns.")
+    write: Write | None = Field(
+        default=None, description="Also maintain current.<dataset> with this write mode.")
     freshness: Freshness | None = Field(
         default=None, description="Expected delivery rhythm, e.g. fail_after: 26h."
     )
@@ -290,6 +328,23 @@ class Contract(_Strict):
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def write_key(self) -> list[str]:
+        return (self.write.key if self.write and self.write.key else self.primary_key)
+
+    def _check_write(self, write: Write, names: list[str]) -> None:
+        lineage = {"_ingested_at", "_row_number", "_partition", "_source_file"}
+        unknown = [c for c in [*write.key, *write.sort_by, *write.partition_by]
+                   if c not in names] + ([write.order_by]
+                                         if write.order_by not in names and write.order_by not in lineage
+                                         else [])
+        if unknown:
+            raise ValueError(f"write: {unknown} not among the columns {names}")
+        if write.mode in (WriteMode.merge, WriteMode.history) and not self.write_key:
+            raise ValueError(f"write: mode {write.mode.value} needs a key (write.key or primary_key)")
+        if write.mode is WriteMode.partition and not write.partition_by:
+            raise ValueError("write: mode partition needs partition_by (the columns a file replaces)")
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> Contract:
@@ -322,6 +377,8 @@ class Contract(_Strict):
             if column and kind == "mean" and column in self.primary_key:
                 raise ValueError(f"anomaly.metrics: {metric!r}: the mean of a primary-key column "
                                  "is not measured")
+        if self.write is not None:
+            self._check_write(self.write, names)
         doubled = [n for n in [self.name, *names] if "__" in n]
         if doubled:
             raise ValueError(f"names may not contain '__' (reserved for platform tables): {doubled}")
