@@ -27,6 +27,7 @@ from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
 from dataops_platform.transform.cleaned_asset import build_cleaned_asset
+from dataops_platform.transform.current_asset import build_current_asset
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class DatasetAssets:
     checks: list[dg.AssetChecksDefinition]
     ingest_job: dg.UnresolvedAssetJobDefinition
     process_job: dg.UnresolvedAssetJobDefinition
+    current: dg.AssetsDefinition | None = None  # when the contract declares a write mode
+
+    @property
+    def assets(self) -> list[dg.AssetsDefinition]:
+        return [self.raw, self.cleaned, *([self.current] if self.current else [])]
 
 
 def build_dataset(contract: Contract) -> DatasetAssets:
@@ -49,8 +55,10 @@ def build_dataset(contract: Contract) -> DatasetAssets:
     ingest_job = dg.define_asset_job(
         f"ingest_{contract.name}", selection=dg.AssetSelection.assets(raw.key),
         description=f"Load one landed '{contract.name}' file into raw (started by the sensor).")
+    current = build_current_asset(contract, cleaned, partitions) if contract.write else None
     process_job = dg.define_asset_job(
-        f"process_{contract.name}", selection=dg.AssetSelection.assets(raw.key, cleaned.key),
+        f"process_{contract.name}", selection=dg.AssetSelection.assets(
+            raw.key, cleaned.key, *([current.key] if current else [])),
         description=f"Load and clean one '{contract.name}' file with its checks (used by the CLI).")
     # Dagster's own schema-change checks compare each materialization's runtime
     # dagster/column_schema with the previous one: a delivery with new, missing or retyped
@@ -61,7 +69,7 @@ def build_dataset(contract: Contract) -> DatasetAssets:
         schema_checks = dg.build_column_schema_change_checks(assets=[raw, cleaned])
     checks = [*build_checks(contract, cleaned, partitions),
               *build_rule_checks(contract, cleaned, partitions), *schema_checks]
-    return DatasetAssets(contract, partitions, raw, cleaned, checks, ingest_job, process_job)
+    return DatasetAssets(contract, partitions, raw, cleaned, checks, ingest_job, process_job, current)
 
 
 CURATED_JOB = dg.define_asset_job(
@@ -98,7 +106,7 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
-        assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated + [scorecard],
+        assets=[a for d in datasets for a in d.assets] + curated + [scorecard],
         asset_checks=checks,
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + [CURATED_JOB]  # the scorecard is always there

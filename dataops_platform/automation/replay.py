@@ -100,9 +100,10 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
                           "registered file); `dataops trace` lists a dataset's files.")
     run = PassResult()
     job = platform.definitions.resolve_job_def(dataset.process_job.name)
-    for file in files:  # cleaned only: raw already holds the file's rows as delivered
+    for file in files:  # cleaned (and current): raw already holds the file's rows as delivered
         result = job.execute_in_process(
-            instance=instance, partition_key=file.partition, asset_selection=[dataset.cleaned.key],
+            instance=instance, partition_key=file.partition,
+            asset_selection=[a.key for a in dataset.assets if a is not dataset.raw],
             raise_on_error=False, run_config=QUIET, tags={**_cli_tags(), "dataops/replay": name})
         _collect(result, run)
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)

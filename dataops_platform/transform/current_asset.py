@@ -1,0 +1,95 @@
+"""``current/<dataset>``: the dataset as consumers query it, maintained by its write mode.
+
+Declared with ``write:`` in the contract. Partitioned like cleaned (one partition per
+file) so each landed file is applied once, in its own run, after its checks passed
+(a failed blocking check on cleaned skips it).
+"""
+
+
+import dagster as dg
+import duckdb
+
+from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_file_versions
+from dataops_platform.contracts.model import Contract, WriteMode
+from dataops_platform.storage.metadata import column_schema, count
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table
+from dataops_platform.storage.warehouse import POOL, Warehouse
+from dataops_platform.transform.write_modes import ensure_target, plan_write, sort_columns
+
+
+def _add_new_columns(conn: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """A contract that gained columns: current gains them too (null for earlier rows)."""
+    def columns(schema: str) -> dict[str, str]:
+        return {n: t for n, t in conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ?", [schema, contract.name]).fetchall()}
+
+    have = columns("current")
+    for name, sql_type in columns("cleaned").items():
+        if name not in have:
+            conn.execute(f"alter table {table('current', contract.name)} add column "
+                         f"{quote_ident(name)} {sql_type}")
+
+
+def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                    partition_key: str) -> dict:
+    """Apply one cleaned file to current.<dataset> in one transaction; return metadata."""
+    for statement in ensure_target(contract):
+        conn.execute(statement)
+    _add_new_columns(conn, contract)
+    target = table("current", contract.name)
+    before = count(conn, target)
+    plan = plan_write(contract, partition_key, same_file_versions(partition_key))
+    conn.execute("begin transaction")
+    try:
+        for statement in plan.statements:
+            conn.execute(statement)
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    write = contract.write
+    assert write is not None
+    metadata: dict = {
+        "write_mode": write.mode.value,
+        "sorted_by": ", ".join(sort_columns(contract)),
+        "dagster/row_count": count(conn, target),
+        "rows_before": before,
+        "rows_from_this_file": count(conn, target, f"{PARTITION_COLUMN} = {literal(partition_key)}"),
+        "dagster/column_schema": column_schema(conn, target),
+    }
+    if write.mode is WriteMode.history:
+        keys = ", ".join(quote_ident(k) for k in contract.write_key)
+        metadata["keys"] = int(fetch_one(conn, f"select count(*) from (select distinct {keys} "
+                                               f"from {target})")[0])
+        metadata["current_versions"] = count(conn, target, "is_current")
+    return metadata
+
+
+def build_current_asset(contract: Contract, cleaned: dg.AssetsDefinition,
+                        partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
+    write = contract.write
+    assert write is not None
+
+    @dg.asset(
+        key=["current", contract.name],
+        deps=[cleaned.key],
+        partitions_def=partitions_def,
+        group_name=contract.group_name,
+        kinds={"duckdb", "sql"},
+        pool=POOL,
+        owners=owners(contract),
+        tags={"layer": "current", "write_mode": write.mode.value, **contract.tags},
+        automation_condition=dg.AutomationCondition.eager(),
+        description=f"{contract.description}\n\nCurrent table, maintained file by file in "
+                    f"'{write.mode.value}' mode (see the contract's write section).",
+        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
+    )
+    def current(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.get_connection() as conn:
+            metadata = apply_partition(conn, contract, context.partition_key)
+        context.log.info(f"{context.partition_key}: current.{contract.name} has "
+                         f"{metadata['dagster/row_count']} rows ({write.mode.value})")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return current
