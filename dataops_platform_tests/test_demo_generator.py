@@ -158,7 +158,7 @@ def count_customers(path: Path) -> Counter[str]:
 
 def count_orders(out: Path) -> Counter[str]:
     c = contract("orders")
-    known_customers = customer_ids(next((out / "customers").glob("*.csv")))
+    known_customers = customer_ids(out / "customers" / "customers_2026-11-01.csv")
     product_table = pq.read_table(next((out / "products").glob("*.parquet")))
     known_skus = {s.strip().upper() for s in product_table.column("sku").to_pylist() if s}
     source_keys = [col.source_name for col in c.columns]
@@ -244,7 +244,7 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     other = generate(tmp_path / "c", rows=400, seed=12, days=2)
     names = [p.relative_to(tmp_path / "a") for p in first.files]
     assert names == [p.relative_to(tmp_path / "b") for p in second.files]
-    assert len(names) == 5  # customers, 2 order days, the resend, products
+    assert len(names) == 6  # customers and their update, 2 order days, the resend, products
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert first.expected == second.expected
@@ -271,7 +271,7 @@ def test_customers_file_is_latin1_with_the_contract_header(
 ) -> None:
     out, _ = generated
     c = contract("customers")
-    (path,) = (out / "customers").glob("*.csv")
+    path = out / "customers" / "customers_2026-11-01.csv"
     data = path.read_bytes()
     assert any(byte >= 0x80 for byte in data)
     with pytest.raises(UnicodeDecodeError):
@@ -328,7 +328,7 @@ def test_planted_counts_match_what_is_in_the_files(
 ) -> None:
     out, result = generated
     if dataset == "customers":
-        counted = count_customers(next((out / "customers").glob("*.csv")))
+        counted = count_customers(out / "customers" / "customers_2026-11-01.csv")
     elif dataset == "orders":
         counted = count_orders(out)
     else:
@@ -390,3 +390,19 @@ def test_write_orders_csv_writes_the_requested_rows(tmp_path: Path) -> None:
     assert again.read_bytes() == path.read_bytes()
     write_orders_csv(again, 10_000, seed=6)
     assert again.read_bytes() != path.read_bytes()
+
+
+def test_the_next_customer_snapshot_moves_some_customers_and_adds_new_ones(
+    generated: tuple[Path, GeneratedFiles],
+) -> None:
+    out, result = generated
+    _, first = read_customers(out / "customers" / "customers_2026-11-01.csv")
+    header, update = read_customers(out / "customers" / "customers_2026-11-02.csv")
+    truth = result.expected["customers_update"]
+    assert len(update) == truth["rows"] == truth["moved"] + truth["new"]
+    ids, city = header.index("Kundennummer"), header.index("Ort")
+    before = {row[ids]: row[city].strip().lower() for row in first}
+    moved = [row for row in update if row[ids] in before]
+    assert len(moved) == truth["moved"] and all(before[r[ids]] != r[city].strip().lower()
+                                                for r in moved)
+    assert sum(row[ids] not in before for row in update) == truth["new"]

@@ -125,3 +125,28 @@ def test_write_section_is_validated(settings):
             load_contracts(settings.contracts_dir)
         assert problem in str(info.value), (section, str(info.value))
         path.write_text(original)
+
+
+def test_the_demo_keeps_moved_customers_history_and_merges_redelivered_orders(
+        settings, land_samples, one_pass, query):
+    land_samples()
+    assert one_pass().ok
+    moved = query("""select customer_id from cleaned.customers group by 1
+                     having count(distinct _partition) = 2""")
+    assert len(moved) == 8  # the bundled update snapshot moves 8 customers (and adds 3)
+    versions = query("""select customer_id, city, valid_to, is_current, _source_file
+                        from current.customers where customer_id in
+                        (select customer_id from cleaned.customers group by 1
+                         having count(distinct _partition) = 2)
+                        order by customer_id, valid_from""")
+    assert len(versions) == 16
+    for old, new in zip(versions[::2], versions[1::2], strict=True):
+        assert old[0] == new[0] and old[1] != new[1]
+        assert (old[3], new[3]) == (False, True) and old[2] is not None and new[2] is None
+        assert (old[4], new[4]) == ("customers/customers_2026-11-01.csv",
+                                    "customers/customers_2026-11-02.csv")
+    assert query("select count(*) from current.customers where is_current") == \
+        query("select count(distinct customer_id) from cleaned.customers")
+    # orders delivered twice (in two daily files) appear once in current.orders
+    assert query("select count(*), count(distinct order_id) from current.orders")[0] == \
+        (query("select count(distinct order_id) from cleaned.orders")[0][0],) * 2

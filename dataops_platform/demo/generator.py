@@ -285,7 +285,7 @@ def generate(out_dir: Path, rows: int = 2000, seed: int = 7, days: int = 3) -> G
     n_customers = max(20, rows // 5)
     n_products = min(5000, max(60, rows // 30))
 
-    customer_rows, customer_tally, customer_refs = _customers(rng, n_customers)
+    customer_rows, customer_tally, customer_refs, customer_records = _customers(rng, n_customers)
     product_rows, product_tally, product_refs = _products(rng, n_products)
     day_lines, order_tally = _orders(
         rng, rows, days, customer_refs, product_refs, unknown_from=n_customers + 1000
@@ -320,6 +320,16 @@ def generate(out_dir: Path, rows: int = 2000, seed: int = 7, days: int = 3) -> G
     pq.write_table(pa.Table.from_pylist(product_rows, schema=PRODUCT_SCHEMA), products_path)
     files.append(products_path)
 
+    # The next night's CRM snapshot: a few customers moved, a few are new (drawn last, so
+    # the files above stay byte-identical to earlier versions of the generator).
+    update_rows, update_tally = _customer_update(rng, customer_records, next_id=n_customers + 1)
+    update_path = out_dir / "customers" / f"customers_{BASE_DATE + timedelta(days=1):%Y-%m-%d}.csv"
+    with update_path.open("w", encoding=CUSTOMER_ENCODING, newline="") as handle:
+        writer = csv.writer(handle, delimiter=CUSTOMER_DELIMITER, lineterminator="\n")
+        writer.writerow(CUSTOMER_HEADER)
+        writer.writerows(update_rows)
+    files.insert(1, update_path)
+
     order_tally["files"] = days
     order_tally["resend_files"] = 1
     order_tally["resend_rows"] = len(day_lines[0])
@@ -329,6 +339,7 @@ def generate(out_dir: Path, rows: int = 2000, seed: int = 7, days: int = 3) -> G
             "customers": _as_counts(customer_tally, CUSTOMER_KEYS),
             "orders": _as_counts(order_tally, ORDER_COUNT_KEYS),
             "products": _as_counts(product_tally, PRODUCT_KEYS),
+            "customers_update": dict(update_tally),
         },
     )
 
@@ -489,8 +500,10 @@ def _customer_row(
     return [row[column] for column in CUSTOMER_HEADER], tags
 
 
-def _customers(rng: random.Random, n: int) -> tuple[list[list[str]], Counter[str], list[int]]:
-    """Customer rows (file order), their tally, and the ids orders may safely reference."""
+def _customers(rng: random.Random, n: int
+               ) -> tuple[list[list[str]], Counter[str], list[int], list[dict[str, Any]]]:
+    """Customer rows (file order), their tally, the ids orders may safely reference, and
+    the records delivered clean (the next snapshot repeats some of them, moved)."""
     records = [_customer_record(rng, i) for i in range(1, n + 1)]
     k = max(1, n // 50)
     roles = _assign_roles(
@@ -528,7 +541,26 @@ def _customers(rng: random.Random, n: int) -> tuple[list[list[str]], Counter[str
         for rec, role in zip(records, roles, strict=True)
         if role in (None, "null_markers", "dup_source")
     ]
-    return [row for _, _, row, _ in keyed], tally, clean
+    clean_records = [rec for rec, role in zip(records, roles, strict=True)
+                     if role in (None, "dup_source")]
+    return [row for _, _, row, _ in keyed], tally, clean, clean_records
+
+
+def _customer_update(rng: random.Random, records: list[dict[str, Any]],
+                     next_id: int) -> tuple[list[list[str]], Counter[str]]:
+    """A later snapshot: some customers moved to another city of their country, some are new.
+
+    Every row is clean, so the only changes the history sees are the moves and the new ids.
+    """
+    moved = rng.sample(records, max(3, len(records) // 40))
+    rows: list[tuple[int, list[str]]] = []
+    for rec in moved:
+        other = dict(rec, city=rng.choice([c for c in CITIES[rec["country"]] if c != rec["city"]]))
+        rows.append((rec["id"], _customer_row(rng, other, None)[0]))
+    fresh = [_customer_record(rng, next_id + i) for i in range(max(2, len(records) // 100))]
+    rows.extend((rec["id"], _customer_row(rng, rec, None)[0]) for rec in fresh)
+    rows.sort(key=lambda item: item[0])
+    return [row for _, row in rows], Counter(rows=len(rows), moved=len(moved), new=len(fresh))
 
 
 # --- products ------------------------------------------------------------------------------

@@ -170,8 +170,8 @@ def _columns(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[st
 
 def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
                conditions: dict[str, str]) -> list[RowHits]:
-    """The rows of ``contract``'s dataset matching ``conditions`` in every layer, and in every
-    curated table that carries lineage and the condition's columns."""
+    """The rows of ``contract``'s dataset matching ``conditions`` in every layer (and its
+    current table), and in every curated table that carries lineage and those columns."""
     unknown = [n for n in conditions if n not in {c.name for c in contract.columns}]
     if unknown:
         raise TraceError(f"{unknown} not among the columns of '{contract.name}': "
@@ -195,11 +195,15 @@ def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
         if table_exists(conn, *place):
             hits.append(_hits(conn, ".".join(place), table(*place), _match(from_record, conditions),
                               extra))
-    for (name,) in conn.execute("select table_name from information_schema.tables "
-                                "where table_schema = 'curated' order by 1").fetchall():
-        columns = set(_columns(conn, "curated", name))
+    published = conn.execute(
+        "select table_schema, table_name from information_schema.tables where (table_schema = "
+        "'current' and table_name = ?) or table_schema = 'curated' order by 1 desc, 2",
+        [contract.name]).fetchall()
+    for schema, name in published:
+        columns = set(_columns(conn, schema, name))
         if set(LINEAGE) <= columns and set(conditions) <= columns:
             stored = {n: quote_ident(n) for n in conditions}
-            hits.append(_hits(conn, f"curated/{name}", table("curated", name),
-                              _match(stored, conditions), []))
+            extra = ["valid_from", "valid_to", "is_current"] if "is_current" in columns else []
+            hits.append(_hits(conn, f"{schema}/{name}", table(schema, name),
+                              _match(stored, conditions), extra))
     return [h for h in hits if h is not None]
