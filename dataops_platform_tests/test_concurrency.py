@@ -41,7 +41,7 @@ def test_concurrent_runs_are_serialized_by_the_duckdb_pool(settings, land, query
     datasets = build_platform(settings).datasets
     register_landed(instance, datasets, settings.landing_dir)
     (orders,) = [d for d in datasets if d.contract.name == "orders"]
-    steps_per_run = 2 + len(orders.checks)  # raw, cleaned and each check
+    steps_per_run = len(orders.assets) + len(orders.checks)  # raw, cleaned, current, each check op
     keys = instance.get_dynamic_partitions("orders_files")
     assert len(keys) == RUNS
 

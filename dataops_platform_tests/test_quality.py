@@ -260,6 +260,8 @@ def test_each_column_gets_a_named_rule_check_with_counts_rate_and_located_sample
 
 
 def test_a_delivery_with_changed_columns_fails_the_schema_change_check(settings, land, one_pass):
+    contract = settings.contracts_dir / "customers.yaml"  # evolve: the file is loaded, and flagged
+    contract.write_text(contract.read_text().replace("schema_policy: freeze", "schema_policy: evolve"))
     land("customers/a.csv", (CUSTOMERS + "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n")
          .encode("latin-1"))
     first = one_pass()

@@ -81,8 +81,8 @@ def test_pass_report_names_failed_checks_and_matches_the_warehouse(settings, lan
                                                                    query):
     land_samples()
     result = one_pass()
-    # one run per processed file (customers, products, three orders files), one for the marts
-    assert len(result.run_ids) == sum(map(len, result.processed.values())) + 1 == 6
+    # one run per processed file (two customers, products, three orders files), one for the marts
+    assert len(result.run_ids) == sum(map(len, result.processed.values())) + 1 == 7
     with dg.DagsterInstance.get() as instance:
         targets = ReportTargets.of(build_platform(settings).definitions)
         path = report_pass(settings.reports_dir, instance, targets, result.run_ids)
