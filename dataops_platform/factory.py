@@ -75,7 +75,7 @@ def resources(settings: Settings) -> dict[str, object]:
     return {
         "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
         "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
-        "landing": LandingZone(root=str(settings.landing_dir)),
+        "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
     }
 
 
