@@ -13,6 +13,7 @@ import dagster as dg
 
 from dataops_platform.automation.alerts import build_alert_sensor
 from dataops_platform.automation.report_sensor import build_report_sensor
+from dataops_platform.automation.retention import build_retention
 from dataops_platform.automation.sensors import build_sensors
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
@@ -96,6 +97,7 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
+    retention_jobs, retention_schedules = build_retention(contracts)
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
         assets=[a for d in datasets for a in (d.raw, d.cleaned)] + curated + [scorecard],
@@ -105,7 +107,8 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         + ([dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
-           if curated else []),
+           if curated else []) + retention_jobs,
+        schedules=retention_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
             [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],

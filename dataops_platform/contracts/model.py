@@ -279,6 +279,21 @@ class Contract(_Strict):
     anomaly: Anomaly = Field(
         default_factory=Anomaly, description="Flag file metrics far outside recent history."
     )
+    retention: str | None = Field(
+        default=None, description="Keep files this long after arrival (e.g. 90d); older lake "
+                                  "files, their rows and partitions are pruned daily.")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def lake_only(self) -> bool:
+        """Files kept in the lake and catalogued, never read as a table ('format: files')."""
+        return self.source.format.value == "files"
 
     @property
     def landing_glob(self) -> str:
