@@ -48,7 +48,7 @@ def test_every_landed_file_is_preserved_read_only_with_a_manifest(settings, land
         assert not entry.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         manifest = json.loads((entry.path.parent / lake.MANIFEST).read_text())
         assert manifest["sha256"] == entry.sha256 and manifest["size"] == entry.path.stat().st_size
-        assert manifest["media_type"] == "application/x-ndjson" or manifest["media_type"]
+        assert manifest["media_type"] == "application/x-ndjson"
 
 
 def test_rebuild_from_the_lake_alone_gives_the_same_tables(settings, land_samples, one_pass, query):
@@ -140,6 +140,12 @@ def test_retention_prunes_old_files_rows_and_partitions(settings, land_samples, 
                       "quarantine.orders__duplicates"))
         assert raw == cleaned + quarantined + dups
     assert "nothing is older" in CliRunner().invoke(cli, ["prune"]).output
+    # the expired deliveries left the landing folder too: the next pass does not re-ingest them
+    assert not any((settings.landing_dir / e.landing_path).exists() for e in old)
+    again = one_pass()
+    assert not again.processed["orders"]
+    assert {r[0] for r in query("select distinct _partition from raw.orders")} == {
+        e.partition_key for e in kept}
 
 
 def test_the_retention_schedule_runs_the_same_pruning(settings, land_samples, one_pass, query):
@@ -160,3 +166,74 @@ def test_the_retention_schedule_runs_the_same_pruning(settings, land_samples, on
         instance.dispose()
     assert not first.path.exists()
     assert first.partition_key not in {r[0] for r in query("select _partition from raw.orders")}
+
+
+DOCS = """name: docs
+description: Operations documents kept as files (logs, PDFs, images)
+owner: ops
+source:
+  format: files
+  landing: docs/**/*
+files:
+  media_types: [text/plain, application/pdf]
+  max_bytes: 1000
+retention: 30d
+"""
+
+
+def test_lake_only_dataset_keeps_and_catalogues_any_file(settings, land, one_pass, query):
+    (settings.contracts_dir / "docs.yaml").write_text(DOCS)
+    files = {"docs/2026/app.log": b"2026-11-01 started\n2026-11-01 stopped\n",
+             "docs/report.pdf": b"%PDF-1.4\n\x00\x01\x02binary\n%%EOF\n",
+             "docs/photo.png": b"\x89PNG\r\n" + bytes(2000)}  # too big, and not allowed
+    for name, content in files.items():
+        land(name, content)
+    result = one_pass()
+    catalogue = query("select landing_path, size_bytes, media_type, sha256 from lake.docs order by 1")
+    assert [(r[0], r[1], r[2]) for r in catalogue] == [
+        ("docs/2026/app.log", len(files["docs/2026/app.log"]), "text/plain"),
+        ("docs/photo.png", len(files["docs/photo.png"]), "image/png"),
+        ("docs/report.pdf", len(files["docs/report.pdf"]), "application/pdf")]
+    for landing_path, _, _, sha256 in catalogue:
+        (entry,) = [e for e in lake.entries(settings.lake_dir, "docs") if e.landing_path == landing_path]
+        assert entry.sha256 == sha256 and lake.verify(entry) is None
+        assert entry.path.read_bytes() == (settings.landing_dir / landing_path).read_bytes()
+    outcomes = {(c.check, c.partition): c.passed for c in result.checks if c.asset == "lake/docs"}
+    failed = sorted((c, p.split("@")[0]) for (c, p), ok in outcomes.items() if not ok)
+    assert failed == [("max_size", "photo.png"), ("media_type", "photo.png")]
+    assert sum(c == "catalogued" and ok for (c, _), ok in outcomes.items()) == 3
+    assert not result.ok  # a blocking check failed: the run says so
+
+    second = one_pass()  # idempotent: nothing new, the catalogue unchanged
+    assert not any(second.processed.values())
+    assert query("select count(*) from lake.docs") == [(3,)]
+
+    # retention applies to lake-only datasets too
+    old = next(e for e in lake.entries(settings.lake_dir, "docs") if e.file_name == "report.pdf")
+    _age(settings, "docs", old.partition_key, 40)
+    pruned = CliRunner().invoke(cli, ["prune"])
+    assert "pruned 1 file(s)" in pruned.output and "lake.docs 1" in pruned.output, pruned.output
+    assert not old.path.exists()
+    assert [r[0] for r in query("select landing_path from lake.docs order by 1")] == [
+        "docs/2026/app.log", "docs/photo.png"]
+
+
+def test_lake_only_contract_rules(settings):
+    from dataops_platform.contracts import ContractError
+    from dataops_platform.contracts.loader import parse_contract
+
+    path = settings.contracts_dir / "docs.yaml"
+    path.write_text(DOCS + "primary_key: [id]\n")
+    try:
+        parse_contract(path)
+        raise AssertionError("a files dataset with a primary key was accepted")
+    except ContractError as exc:
+        assert "kept as files" in str(exc)
+    orders = (settings.contracts_dir / "orders.yaml").read_text()
+    path = settings.contracts_dir / "orders.yaml"
+    path.write_text(orders + "files: {max_bytes: 10}\n")
+    try:
+        parse_contract(path)
+        raise AssertionError("'files' on a table dataset was accepted")
+    except ContractError as exc:
+        assert "only applies to 'format: files'" in str(exc)

@@ -68,7 +68,8 @@ def plan(dataset: DatasetAssets, entries: list[lake.LakeEntry],
 
 def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
             name: str) -> RebuildResult:
-    by_name = {d.contract.name: d for d in platform.datasets}
+    """Rebuild one dataset (table or lake-only catalogue) from its lake files."""
+    by_name = {d.contract.name: d for d in [*platform.datasets, *platform.lake_datasets]}
     if name not in by_name:
         raise RebuildError(f"No dataset '{name}'; rebuild one of: {', '.join(by_name) or 'none'}.")
     dataset = by_name[name]
@@ -129,11 +130,12 @@ def _with_tables(settings: Settings, platform: Platform,
 
 
 def _count_rows(settings: Settings, dataset: DatasetAssets, result: RebuildResult) -> None:
+    rows = "count(*)" if dataset.contract.lake_only else "count(distinct _row_number)"
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
     try:
         for schema, table_name in dataset_tables(dataset.contract):
             counts = dict(conn.execute(
-                f"select _partition, count(distinct _row_number) from {table(schema, table_name)} group by 1"
+                f"select _partition, {rows} from {table(schema, table_name)} group by 1"
             ).fetchall()) if table_exists(conn, schema, table_name) else {}
             for file in result.files:
                 file.rows[f"{schema}.{table_name}"] = int(counts.get(file.partition_key, 0))
@@ -150,7 +152,9 @@ def render_rebuild(result: RebuildResult) -> str:
     header = f"  {'file':<44} {'arrived (UTC)':<20} {'raw':>8} {'cleaned':>8} {'quar.':>7} {'dups':>6}"
     lines.append(header)
     for f in result.files:
-        raw, cleaned, quarantined, dups = list(f.rows.values()) or [0, 0, 0, 0]
+        raw, cleaned, quarantined, dups = [*f.rows.values(), 0, 0, 0, 0][:4]
+        if len(f.rows) == 1:  # a lake-only file: its catalogue row
+            cleaned = raw
         balanced = "" if raw == cleaned + quarantined + dups else "  UNBALANCED"
         lines.append(f"  {f.landing_path[-44:]:<44} {f.arrived_at[:19]:<20} {raw:>8} {cleaned:>8} "
                      f"{quarantined:>7} {dups:>6}{balanced}"

@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from dataops_platform.collect import lake
-from dataops_platform.collect.landing import partitions_def_name
+from dataops_platform.collect.landing import file_hash, partitions_def_name, scan
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts.model import Contract, parse_duration
 from dataops_platform.storage.sql import literal, table, table_exists
@@ -70,8 +70,13 @@ def _in(keys: list[str]) -> str:
 
 def prune(conn: duckdb.DuckDBPyConnection, lake_dir: Path, contracts: Sequence[Contract],
           instance: dg.DagsterInstance | None, *, now: datetime | None = None,
-          dry_run: bool = False) -> list[PrunedFile]:
-    """Delete expired files' rows (one transaction), lake copies and partitions."""
+          dry_run: bool = False, landing_dir: Path | None = None) -> list[PrunedFile]:
+    """Delete expired files' rows (one transaction), lake copies and partitions.
+
+    A file still sitting in the landing folder with the same content is deleted too:
+    otherwise the next pass would take it for a new delivery and ingest it again (the same
+    holds for an identical re-delivery under another name).
+    """
     victims = expired(lake_dir, contracts, now)
     pruned = [PrunedFile(c.name, e.partition_key, e.landing_path, e.arrived_at) for c, e in victims]
     by_dataset: dict[str, list[str]] = {}
@@ -103,6 +108,10 @@ def prune(conn: duckdb.DuckDBPyConnection, lake_dir: Path, contracts: Sequence[C
         return pruned
     for contract, entry in victims:  # the rows are gone: now the files and the partitions
         lake.remove(entry)
+        for landed in scan(landing_dir, contract) if landing_dir is not None else []:
+            delivered = landing_dir / landed.relative_path  # this content under any name
+            if landed.size == entry.size and file_hash(delivered) == entry.sha256:
+                delivered.unlink()
         if instance is not None and instance.has_dynamic_partition(
                 partitions_def_name(contract), entry.partition_key):
             instance.delete_dynamic_partition(partitions_def_name(contract), entry.partition_key)
@@ -122,7 +131,8 @@ def build_retention(contracts: Sequence[Contract]) -> tuple[list[dg.JobDefinitio
     def prune_expired_files(context: dg.OpExecutionContext, warehouse: Warehouse,
                             landing: LandingZone) -> None:
         with warehouse.get_connection() as conn:
-            pruned = prune(conn, landing.lake_path, kept, context.instance)
+            pruned = prune(conn, landing.lake_path, kept, context.instance,
+                           landing_dir=landing.path)
         for file in pruned:
             context.log.info(f"pruned {file.dataset} {file.landing_path} ({file.partition_key}, "
                              f"arrived {file.arrived_at[:19]}): {file.rows}")

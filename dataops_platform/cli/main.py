@@ -349,7 +349,8 @@ def prune(dry_run: bool, home: str | None) -> None:
     """Apply each contract's retention now (what the daily retention schedule does).
 
     Files whose recorded arrival is older than their contract's `retention` leave the
-    warehouse tables (one transaction), the lake and the partition list.
+    warehouse tables (one transaction), the lake and the partition list (and the landing
+    folder, if the same file is still there, so it is not taken for a new delivery).
     """
     from dataops_platform.automation.one_pass import prepare_instance
     from dataops_platform.automation.retention import prune as prune_expired
@@ -362,7 +363,8 @@ def prune(dry_run: bool, home: str | None) -> None:
     warehouse = Warehouse(database=str(settings.warehouse_path),
                           connection_config=settings.duckdb_config)
     with warehouse.get_connection() as conn:
-        pruned = prune_expired(conn, settings.lake_dir, contracts, instance, dry_run=dry_run)
+        pruned = prune_expired(conn, settings.lake_dir, contracts, instance, dry_run=dry_run,
+                               landing_dir=settings.landing_dir)
     click.echo(render_prune(pruned, dry_run))
 
 

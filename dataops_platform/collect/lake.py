@@ -63,7 +63,15 @@ class LakeEntry:
         return data
 
 
+_EXTRA_TYPES = {".log": "text/plain", ".ndjson": "application/x-ndjson",
+                ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet"}
+
+
 def media_type(name: str) -> str:
+    """The file's media type from its name (the platform's own formats included)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _EXTRA_TYPES:
+        return _EXTRA_TYPES[suffix]
     guessed, encoding = mimetypes.guess_type(name)
     if encoding == "gzip":
         return "application/gzip"
