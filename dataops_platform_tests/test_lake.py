@@ -6,11 +6,13 @@ import shutil
 import stat
 from datetime import datetime, timedelta
 
+import dagster as dg
 from click.testing import CliRunner
 
 from dataops_platform.automation.one_pass import prepare_instance
 from dataops_platform.cli.main import cli
 from dataops_platform.collect import lake
+from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_platform
 from dataops_platform.settings import DEMO_SAMPLE_DATA_DIR
 
@@ -204,8 +206,10 @@ def test_lake_only_dataset_keeps_and_catalogues_any_file(settings, land, one_pas
     assert sum(c == "catalogued" and ok for (c, _), ok in outcomes.items()) == 3
     assert not result.ok  # a blocking check failed: the run says so
 
-    second = one_pass()  # idempotent: nothing new, the catalogue unchanged
-    assert not any(second.processed.values())
+    second = CliRunner().invoke(cli, ["run"])  # idempotent: nothing new, catalogue unchanged
+    assert "lake-only docs: 0 file(s) kept in the lake" in second.output, second.output
+    assert second.exception is None or isinstance(second.exception, SystemExit), second.exception
+    assert "quality report:" in second.output
     assert query("select count(*) from lake.docs") == [(3,)]
 
     # retention applies to lake-only datasets too
@@ -237,3 +241,21 @@ def test_lake_only_contract_rules(settings):
         raise AssertionError("'files' on a table dataset was accepted")
     except ContractError as exc:
         assert "only applies to 'format: files'" in str(exc)
+
+
+def test_the_lake_sensor_registers_lake_only_files_and_starts_their_runs(settings, land):
+    (settings.contracts_dir / "docs.yaml").write_text(DOCS)
+    land("docs/a.log", "hello\n")
+    land("orders/ignored.txt", "not an orders file\n")
+    defs = build_platform(settings).definitions
+    sensor = defs.resolve_sensor_def("lake_sensor")
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, definitions=defs,
+            resources={"landing": LandingZone(root=str(settings.landing_dir))})
+        result = sensor(context)
+    assert [(r.job_name, r.partition_key.split("@")[0]) for r in result.run_requests] == [
+        ("ingest_docs", "a.log")]
+    (request,) = result.dynamic_partitions_requests
+    assert request.partitions_def_name == "docs_files"

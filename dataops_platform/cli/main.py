@@ -155,6 +155,10 @@ def _run(settings: Settings) -> None:
     platform = build_platform(settings, contracts)
     result = run_pass(settings, platform, instance)
     click.echo(render_summary(settings, platform.datasets, result))
+    for lake_set in platform.lake_datasets:  # lake-only: files kept and catalogued
+        name = lake_set.contract.name
+        click.echo(f"lake-only {name}: {len(result.processed.get(name, []))} file(s) kept in "
+                   f"the lake and catalogued in lake.{name}")
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
     if not result.ok:
         sys.exit(1)
