@@ -7,13 +7,15 @@ second code path.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
 from dataops_platform.automation.alerts import build_alert_sensor
 from dataops_platform.automation.report_sensor import build_report_sensor
-from dataops_platform.automation.sensors import build_sensors
+from dataops_platform.automation.retention import build_retention
+from dataops_platform.automation.sensors import build_landing_sensor, build_sensors
+from dataops_platform.collect.lake_asset import LAKE_SENSOR, LakeDataset, build_lake_dataset
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
 from dataops_platform.collect.resources import LandingZone
@@ -83,7 +85,7 @@ def resources(settings: Settings) -> dict[str, object]:
     return {
         "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
         "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
-        "landing": LandingZone(root=str(settings.landing_dir)),
+        "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
     }
 
 
@@ -93,6 +95,7 @@ class Platform:
 
     definitions: dg.Definitions
     datasets: list[DatasetAssets]
+    lake_datasets: list[LakeDataset] = field(default_factory=list)  # 'format: files'
 
 
 def build_platform(settings: Settings, contracts: list[Contract] | None = None) -> Platform:
@@ -100,27 +103,35 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     sensors and resources."""
     settings.ensure()
     contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
-    datasets = [build_dataset(c) for c in in_dependency_order(contracts)]
+    datasets = [build_dataset(c) for c in in_dependency_order(contracts) if not c.lake_only]
+    lake_sets = [build_lake_dataset(c, dg.DynamicPartitionsDefinition(name=partitions_def_name(c)))
+                 for c in contracts if c.lake_only]
     names = {c.name for c in contracts}
     curated = curated_assets() if {"orders", "customers", "products"} <= names else []
     checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
+    retention_jobs, retention_schedules = build_retention(contracts)
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
-        assets=[a for d in datasets for a in d.assets] + curated + [scorecard],
-        asset_checks=checks,
+        assets=[a for d in datasets for a in d.assets] + curated + [scorecard]
+        + [d.asset for d in lake_sets],
+        asset_checks=checks + [c for d in lake_sets for c in d.checks],
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
+        + [d.ingest_job for d in lake_sets]
         + [CURATED_JOB]  # the scorecard is always there
         + ([dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
             description="Re-run the curated marts' checks against the warehouse.")]
-           if curated else []),
+           if curated else []) + retention_jobs,
+        schedules=retention_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
-            [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],
-            settings.alerts_log), build_report_sensor(settings.reports_dir)],
+            [key for c in [*checks, *(c for d in lake_sets for c in d.checks)]
+             for key in c.check_keys if not is_rule_check(key.name)],
+            settings.alerts_log), build_report_sensor(settings.reports_dir)]
+        + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),
     )
-    return Platform(definitions, datasets)
+    return Platform(definitions, datasets, lake_sets)
 
 
 def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:

@@ -47,6 +47,11 @@ class Settings:
         return self.home / "landing"
 
     @property
+    def lake_dir(self) -> Path:
+        """Every landed file, preserved immutably by dataset and arrival date (rebuilds)."""
+        return self.home / "lake"
+
+    @property
     def warehouse_path(self) -> Path:
         """The DuckDB file holding the raw, cleaned, curated and quarantine schemas."""
         return self.home / "warehouse.duckdb"
@@ -73,6 +78,6 @@ class Settings:
 
     def ensure(self) -> Settings:
         """Create the folders the platform writes to; idempotent."""
-        for path in (self.home, self.landing_dir, self.dagster_home):
+        for path in (self.home, self.landing_dir, self.lake_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
         return self

@@ -98,11 +98,21 @@ def test_minimal_contract_gets_the_documented_defaults(tmp_path):
     assert "" in contract.source.null_markers
 
 
-@pytest.mark.parametrize("fmt", [f.value for f in FileFormat])
+@pytest.mark.parametrize("fmt", [f.value for f in FileFormat if f is not FileFormat.files])
 def test_default_landing_glob_follows_the_format(tmp_path, fmt):
     path = write_yaml(tmp_path, "things", contract_data(lambda d: d["source"].update(format=fmt)))
 
     assert parse_contract(path).landing_glob == f"things/*.{fmt}"
+
+
+def test_a_lake_only_dataset_takes_every_file_and_needs_no_columns(tmp_path):
+    def mutate(d):
+        d["source"].update(format="files")
+        for field in ("columns", "primary_key"):
+            d.pop(field, None)
+
+    contract = parse_contract(write_yaml(tmp_path, "things", contract_data(mutate)))
+    assert contract.lake_only and contract.landing_glob == "things/*" and not contract.columns
 
 
 def test_explicit_landing_glob_and_group_win(tmp_path):

@@ -173,8 +173,9 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
-    outcome.decisions = register_landed(instance, datasets, settings.landing_dir)
-    for dataset in datasets:
+    every = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
+    outcome.decisions = register_landed(instance, every, settings.landing_dir)
+    for dataset in every:
         job = defs.resolve_job_def(dataset.process_job.name)
         pending = _pending(instance, dataset)
         outcome.processed[dataset.contract.name] = pending

@@ -81,9 +81,10 @@ def evaluate_landing(datasets: "Sequence[DatasetAssets]", root: Path,
     return run_requests, partition_requests, encode_cursor(cursors), decisions_by_dataset
 
 
-def build_landing_sensor(datasets: "Sequence[DatasetAssets]") -> dg.SensorDefinition:
+def build_landing_sensor(datasets: "Sequence[DatasetAssets]",
+                         name: str = LANDING_SENSOR) -> dg.SensorDefinition:
     @dg.sensor(
-        name=LANDING_SENSOR,
+        name=name,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
         jobs=[d.ingest_job for d in datasets],

@@ -155,6 +155,10 @@ def _run(settings: Settings) -> None:
     platform = build_platform(settings, contracts)
     result = run_pass(settings, platform, instance)
     click.echo(render_summary(settings, platform.datasets, result))
+    for lake_set in platform.lake_datasets:  # lake-only: files kept and catalogued
+        name = lake_set.contract.name
+        click.echo(f"lake-only {name}: {len(result.processed.get(name, []))} file(s) kept in "
+                   f"the lake and catalogued in lake.{name}")
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
     if not result.ok:
         sys.exit(1)
@@ -311,6 +315,61 @@ def replay(dataset: str, partition: str | None, home: str | None) -> None:
     click.echo(render_replay(result))
     if not result.run.ok or not all(f.balanced for f in result.files):
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def rebuild(dataset: str, home: str | None) -> None:
+    """Rebuild DATASET's tables from the lake alone (the landing folder is not needed).
+
+    Re-registers the files preserved in the lake that the Dagster instance lost, replaces
+    the dataset's raw, cleaned, quarantine and duplicates tables by re-running its process
+    job for every file in arrival order (same rows, new run ids), rebuilds the marts and
+    prints the per-file ledger. Exit 1 if a run or an error-severity check failed.
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.automation.rebuild import RebuildError, render_rebuild
+    from dataops_platform.automation.rebuild import rebuild as rebuild_dataset
+    from dataops_platform.factory import build_platform
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    instance = prepare_instance(settings)
+    try:
+        result = rebuild_dataset(settings, build_platform(settings, contracts), instance, dataset)
+    except RebuildError as exc:
+        _fail(str(exc))
+        return
+    click.echo(render_rebuild(result))
+    if not result.run.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be pruned.")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def prune(dry_run: bool, home: str | None) -> None:
+    """Apply each contract's retention now (what the daily retention schedule does).
+
+    Files whose recorded arrival is older than their contract's `retention` leave the
+    warehouse tables (one transaction), the lake and the partition list (and the landing
+    folder, if the same file is still there, so it is not taken for a new delivery).
+    """
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.automation.retention import prune as prune_expired
+    from dataops_platform.automation.retention import render_prune
+    from dataops_platform.storage.warehouse import Warehouse
+
+    settings = _settings(home)
+    contracts = _validate_or_exit(settings)
+    instance = None if dry_run else prepare_instance(settings)
+    warehouse = Warehouse(database=str(settings.warehouse_path),
+                          connection_config=settings.duckdb_config)
+    with warehouse.get_connection() as conn:
+        pruned = prune_expired(conn, settings.lake_dir, contracts, instance, dry_run=dry_run,
+                               landing_dir=settings.landing_dir)
+    click.echo(render_prune(pruned, dry_run))
 
 
 @cli.group()

@@ -1,10 +1,9 @@
 """``raw/<dataset>``: one partition per landed file, rows exactly as delivered plus lineage."""
 
 
-from datetime import datetime, timezone
-
 import dagster as dg
 
+from dataops_platform.collect import lake
 from dataops_platform.collect.landing import (
     LandedFileNotFound,
     resolve_partition,
@@ -36,6 +35,24 @@ def owners(contract: Contract) -> list[str]:
     return [contract.owner if "@" in contract.owner else f"team:{contract.owner}"]
 
 
+def preserved(contract: Contract, key: str, landing: LandingZone) -> lake.LakeEntry:
+    """The partition's file in the lake: copied there from landing on first ingest.
+
+    Once preserved, the lake copy is what is read, so the landing file may be deleted.
+    """
+    entry = lake.find(landing.lake_path, contract.name, key)
+    if entry is not None and lake.verify(entry) is None:
+        return entry
+    try:
+        path, digest = resolve_partition(landing.path, contract, key)
+        return lake.preserve(landing.lake_path, contract.name, key, path,
+                             path.relative_to(landing.path).as_posix(), digest)
+    except (LandedFileNotFound, lake.LakeError) as exc:
+        problem = lake.verify(entry) if entry is not None else None
+        raise dg.Failure(description=str(exc) + (f"; {problem}" if problem else ""),
+                         allow_retries=False) from None
+
+
 def build_raw_asset(contract: Contract,
                     partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
@@ -53,13 +70,10 @@ def build_raw_asset(contract: Contract,
     def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
             landing: LandingZone) -> dg.Output[StagedTables]:
         key = context.partition_key
-        try:
-            path, digest = resolve_partition(landing.path, contract, key)
-        except LandedFileNotFound as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
-        relative = path.relative_to(landing.path).as_posix()
+        entry = preserved(contract, key, landing)
+        path, digest, relative = entry.path, entry.sha256, entry.landing_path
         staged = staging_name("raw", contract.name, key)
-        ingested_at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+        ingested_at = entry.arrived_at  # a rebuild reproduces the very same rows
         with warehouse.get_connection() as conn:
             try:
                 delivered = stage_file(conn, contract, path, staged, {
@@ -70,8 +84,8 @@ def build_raw_asset(contract: Contract,
                     "_run_id": literal(context.run.run_id),
                 })
             except ReadError as exc:
-                raise dg.Failure(
-                    description=str(exc),
+                raise dg.Failure(  # named as delivered, not by its lake copy
+                    description=str(exc).replace(str(path), str(landing.path / relative)),
                     metadata={"file": relative, "problem": exc.detail},
                     allow_retries=False,
                 ) from None
@@ -83,7 +97,8 @@ def build_raw_asset(contract: Contract,
                     "file": relative, "schema_drift": exc.drift.describe()}) from None
             rows = count(conn, staged)
             metadata = {
-                "source_file": dg.MetadataValue.path(str(path)),
+                "source_file": dg.MetadataValue.path(str(landing.path / relative)),
+                "lake_copy": dg.MetadataValue.path(str(path)),
                 "content_hash": digest,
                 "rows": rows,
                 "delivered_columns": ", ".join(delivered) or "(none: empty file)",

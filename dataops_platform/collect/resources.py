@@ -11,7 +11,12 @@ class LandingZone(dg.ConfigurableResource):
     """Root folder where files land; each contract's glob is relative to it."""
 
     root: str
+    lake_root: str = ""  # where landed files are preserved; default: 'lake' beside root
 
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+    @property
+    def lake_path(self) -> Path:
+        return Path(self.lake_root) if self.lake_root else Path(self.root).parent / "lake"

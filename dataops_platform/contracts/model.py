@@ -27,6 +27,7 @@ class FileFormat(str, Enum):
     ndjson = "ndjson"
     json = "json"
     parquet = "parquet"
+    files = "files"  # lake-only: any file type, preserved and catalogued, never parsed
 
 
 class ColumnType(str, Enum):
@@ -286,6 +287,14 @@ class Write(_Strict):
                                     description="partition mode: the columns a file replaces")
 
 
+class LakeFiles(_Strict):
+    """What a lake-only ('format: files') dataset accepts; checked per file."""
+
+    media_types: list[str] | None = Field(
+        default=None, description="Allowed media types, e.g. [application/pdf, 'image/*'].")
+    max_bytes: Annotated[int, Field(ge=1)] | None = None
+
+
 class Contract(_Strict):
     """A dataset: where its files land, what its columns mean, which rules they obey."""
 
@@ -293,7 +302,8 @@ class Contract(_Strict):
     description: str
     owner: str
     source: Source
-    columns: Annotated[list[Column], Field(min_length=1)]
+    columns: list[Column] = Field(
+        default_factory=list, description="At least one, except for a 'format: files' dataset.")
     primary_key: list[str] = Field(default_factory=list)
     reconcile: list[str] = Field(
         default_factory=list,
@@ -317,10 +327,28 @@ class Contract(_Strict):
     anomaly: Anomaly = Field(
         default_factory=Anomaly, description="Flag file metrics far outside recent history."
     )
+    files: LakeFiles | None = Field(
+        default=None, description="Lake-only datasets: allowed media types, maximum size.")
+    retention: str | None = Field(
+        default=None, description="Keep files this long after arrival (e.g. 90d); older lake "
+                                  "files, their rows and partitions are pruned daily.")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def lake_only(self) -> bool:
+        """Files kept in the lake and catalogued, never read as a table ('format: files')."""
+        return self.source.format.value == "files"
 
     @property
     def landing_glob(self) -> str:
-        return self.source.landing or f"{self.name}/*.{self.source.format.value}"
+        default = "*" if self.lake_only else f"*.{self.source.format.value}"
+        return self.source.landing or f"{self.name}/{default}"
 
     @property
     def group_name(self) -> str:
@@ -348,6 +376,16 @@ class Contract(_Strict):
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> Contract:
+        if self.lake_only:
+            extra = [f for f in ("columns", "primary_key", "reconcile") if getattr(self, f)]
+            if extra:
+                raise ValueError(f"{extra[0]}: a 'format: files' dataset is kept as files, "
+                                 "not read as a table; remove its " + ", ".join(extra))
+        elif not self.columns:
+            raise ValueError("columns: at least 1 column is required (only a 'format: files' "
+                             "dataset, kept in the lake as files, has none)")
+        elif self.files is not None:
+            raise ValueError("files: only applies to 'format: files' datasets")
         names = [c.name for c in self.columns]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:

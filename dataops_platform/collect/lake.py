@@ -1,0 +1,164 @@
+"""The lake: every landed file preserved immutably, so any table can be rebuilt from it.
+
+Layout (under ``$DATAOPS_HOME/lake``)::
+
+    <dataset>/arrival_date=YYYY-MM-DD/<partition key>/<original file name>
+    <dataset>/arrival_date=YYYY-MM-DD/<partition key>/_manifest.json
+
+The copy keeps the original bytes (and name, so readers see the same extension); the
+manifest records where it came from and when it arrived. A copy is written once per
+partition (temp name, fsync, atomic rename, then read-only) and never rewritten: an
+existing copy with the same hash is kept, with its original arrival time. The landing
+folder can then be emptied; ``raw`` reads the lake copy and ``dataops rebuild`` rebuilds
+every table from the lake alone.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from dataops_platform.collect.landing import file_hash
+
+MANIFEST = "_manifest.json"
+
+
+class LakeError(Exception):
+    """A lake copy is missing or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class LakeEntry:
+    """One preserved file: what the manifest beside the copy says."""
+
+    dataset: str
+    partition_key: str
+    landing_path: str  # relative to the landing root, as it was delivered
+    file_name: str
+    size: int
+    sha256: str
+    media_type: str
+    arrived_at: str  # ISO-8601 UTC, naive (the warehouse's timestamp convention)
+    folder: str = ""  # absolute folder holding the copy and the manifest (not stored)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder) / self.file_name
+
+    @property
+    def arrival(self) -> datetime:
+        return datetime.fromisoformat(self.arrived_at)
+
+    def manifest(self) -> dict:
+        data = asdict(self)
+        data.pop("folder")
+        return data
+
+
+_EXTRA_TYPES = {".log": "text/plain", ".ndjson": "application/x-ndjson",
+                ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet"}
+
+
+def media_type(name: str) -> str:
+    """The file's media type from its name (the platform's own formats included)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _EXTRA_TYPES:
+        return _EXTRA_TYPES[suffix]
+    guessed, encoding = mimetypes.guess_type(name)
+    if encoding == "gzip":
+        return "application/gzip"
+    return guessed or "application/octet-stream"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _read(manifest: Path) -> LakeEntry:
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    return LakeEntry(**data, folder=str(manifest.parent))
+
+
+def entries(lake_dir: Path, dataset: str) -> Iterator[LakeEntry]:
+    """Every preserved file of ``dataset``, oldest arrival first."""
+    found = [_read(m) for m in (lake_dir / dataset).glob(f"arrival_date=*/*/{MANIFEST}")]
+    yield from sorted(found, key=lambda e: (e.arrived_at, e.partition_key))
+
+
+def find(lake_dir: Path, dataset: str, key: str) -> LakeEntry | None:
+    """The lake entry of one partition, if the file was preserved."""
+    for manifest in (lake_dir / dataset).glob(f"arrival_date=*/{key}/{MANIFEST}"):
+        return _read(manifest)
+    return None
+
+
+def _write_once(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with temp.open("wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+    target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+
+def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path: str,
+             digest: str, *, arrived_at: datetime | None = None) -> LakeEntry:
+    """Copy ``source`` into the lake under ``key`` (idempotent) and return its entry."""
+    existing = find(lake_dir, dataset, key)
+    if existing is not None and existing.path.exists() and existing.sha256 == digest:
+        return existing
+    arrival = arrived_at or _utcnow()
+    folder = lake_dir / dataset / f"arrival_date={arrival.date().isoformat()}" / key
+    if existing is not None:  # a damaged copy: put it back where it was recorded
+        folder, arrival = Path(existing.folder), existing.arrival
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = LakeEntry(dataset=dataset, partition_key=key, landing_path=landing_path,
+                      file_name=source.name, size=source.stat().st_size, sha256=digest,
+                      media_type=media_type(source.name),
+                      arrived_at=arrival.isoformat(timespec="microseconds"), folder=str(folder))
+    copy = folder / source.name
+    if copy.exists():
+        copy.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    with source.open("rb") as src:
+        _write_once(copy, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
+    if file_hash(copy) != digest:
+        raise LakeError(f"{source} changed while it was copied into the lake; it will be "
+                        "taken again when it has settled")
+    body = json.dumps(entry.manifest(), indent=2, sort_keys=True).encode("utf-8")
+    manifest = folder / MANIFEST
+    if manifest.exists():
+        manifest.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    _write_once(manifest, lambda dst: dst.write(body))
+    return entry
+
+
+def verify(entry: LakeEntry) -> str | None:
+    """None if the copy exists with the recorded hash, else what is wrong."""
+    if not entry.path.exists():
+        return f"the lake copy {entry.path} is missing"
+    actual = file_hash(entry.path)
+    if actual != entry.sha256:
+        return f"the lake copy {entry.path} has hash {actual[:12]}, not {entry.sha256[:12]}"
+    return None
+
+
+def remove(entry: LakeEntry) -> None:
+    """Delete one preserved file and its manifest (retention); empty folders go too."""
+    folder = Path(entry.folder)
+    if folder.exists():
+        for child in folder.iterdir():
+            child.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        folder.chmod(stat.S_IRWXU)
+        shutil.rmtree(folder)
+    parent = folder.parent
+    if parent.exists() and not any(parent.iterdir()):
+        parent.rmdir()
