@@ -138,6 +138,7 @@ def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, l
         f"header={'true' if options.header else 'false'}",
         f"skip={options.skip_rows}",
         "auto_detect=false",
+        "hive_partitioning=false",
         f"columns={columns}",
         f"encoding={literal(encoding if encoding in _NATIVE_ENCODINGS[FileFormat.csv] else 'utf-8')}",
     ]
@@ -156,14 +157,21 @@ def _json_relation(conn: duckdb.DuckDBPyConnection, path: Path,
     if not keys:
         return "", []
     columns = "{" + ", ".join(f"{literal(k)}: 'VARCHAR'" for k in keys) + "}"
-    return (f"read_json({literal(str(path))}, format={literal(layout)}, columns={columns})",
+    return (f"read_json({literal(str(path))}, format={literal(layout)}, columns={columns}, "
+            "hive_partitioning=false)",
             keys)
+
+
+def parquet_source(path: Path) -> str:
+    """read_parquet of exactly the file's columns: the lake's ``arrival_date=...`` folders must
+    not be read as Hive partition columns."""
+    return f"read_parquet({literal(str(path))}, hive_partitioning = false)"
 
 
 def _parquet_relation(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
     names = [row[0] for row in conn.execute(
-        f"describe select * from read_parquet({literal(str(path))})").fetchall()]
-    return f"read_parquet({literal(str(path))})", names
+        f"describe select * from {parquet_source(path)}").fetchall()]
+    return parquet_source(path), names
 
 
 def stage_file(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from dataops_platform.collect.readers import DELIVERED_COLUMNS
+from dataops_platform.collect.readers import DELIVERED_COLUMNS, parquet_source
 from dataops_platform.contracts.model import ColumnType, Contract, FileFormat, SchemaPolicy
 from dataops_platform.storage.sql import literal, quote_ident
 
@@ -97,7 +97,7 @@ def delivered_types(path: Path, contract: Contract,
     if contract.source.format is not FileFormat.parquet:
         return None
     return {row[0]: row[1] for row in conn.execute(
-        f"describe select * from read_parquet({literal(str(path))})").fetchall()}
+        f"describe select * from {parquet_source(path)}").fetchall()}
 
 
 def apply_schema_policy(conn: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
