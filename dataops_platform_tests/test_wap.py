@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from dataops_platform.automation.one_pass import prepare_instance
@@ -175,3 +176,29 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     reader = duckdb.connect()
     reader.execute(sql.output)
     assert reader.execute("select count(*) from curated.enriched_orders").fetchall()[0][0] == orders_v1
+
+
+def test_a_table_from_before_wap_becomes_the_previous_version_and_rollback_needs_one(tmp_path):
+    conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        conn.execute("create schema curated; create table curated.t as select 1 as n")
+        v = publish.write_candidate(conn, "curated", "t", "select 2 as n")
+        assert v.version == 1
+        publish.record_audit(conn, v, "ok", True)
+        swap = publish.publish_candidate(conn, "curated", "t", ["ok"])
+        assert (swap.version.version, swap.replaced.version) == (1, 0)  # the old table is v0
+        assert conn.execute("select n from curated.t").fetchall() == [(2,)]
+        assert publish.rollback(conn, "curated", "t").version.version == 0
+        assert conn.execute("select n from curated.t").fetchall() == [(1,)]
+
+        conn.execute("create table curated.fresh as select 1 as n")  # never published: refused
+        with pytest.raises(publish.PublishError, match="never been published"):
+            publish.rollback(conn, "curated", "fresh")
+        # a candidate that was not audited is refused, naming the check
+        publish.write_candidate(conn, "curated", "u", "select 1 as n")
+        with pytest.raises(publish.PublishError, match=r"ok \(not run\).*audit\.u"):
+            publish.publish_candidate(conn, "curated", "u", ["ok"])
+        assert conn.execute("select count(*) from information_schema.tables where table_schema = "
+                            "'curated' and table_name = 'u'").fetchall() == [(0,)]
+    finally:
+        conn.close()
