@@ -149,6 +149,10 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     assert query("select count(*) from audit.enriched_orders")[0][0] == orders_v1 + 400
     assert query("select status from publish.versions where table_name = 'curated.enriched_orders' "
                  "and version = 2") == [("failed",)]
+    listed = CliRunner().invoke(cli, ["versions", "curated.enriched_orders"])
+    assert listed.exit_code == 0, listed.output
+    assert "v2    failed" in listed.output and "audit FAILED: known_customers" in listed.output
+    assert "v1    published" in listed.output
     revenue_v2 = query("select count(*), sum(revenue) from curated.daily_revenue")[0]
     assert revenue_v2 != revenue_v1  # its audit passed: published
 

@@ -333,6 +333,21 @@ def rollback(table: str, home: str | None) -> None:
         _fail(str(exc))
 
 
+@cli.command()
+@click.argument("table")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def versions(table: str, home: str | None) -> None:
+    """List the versions of a published TABLE: which is live, which is kept for rollback,
+    the latest candidate, row counts and each version's audit verdict (failing checks named).
+    """
+    from dataops_platform.cli.wap_commands import render_versions
+
+    try:
+        click.echo(render_versions(_settings(home), table))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
 @cli.command("serve-sql")
 @click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
 def serve_sql(home: str | None) -> None:

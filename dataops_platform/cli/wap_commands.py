@@ -53,3 +53,27 @@ def run_rollback(settings: Settings, text: str) -> str:
     return (f"rolled back {schema}.{name}: version {swap.replaced.version} -> version "
             f"{swap.version.version} ({swap.version.row_count} rows); serving copy updated. "
             f"`dataops rollback {schema}.{name}` again restores version {swap.replaced.version}.")
+
+
+def render_versions(settings: Settings, text: str) -> str:
+    """The versions of a published table: status, rows, audit verdicts (failed ones named)."""
+    schema, name = parse_table(text)
+    if not settings.warehouse_path.exists():
+        raise ValueError("No warehouse in this home yet (`dataops run` builds it).")
+    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    try:
+        found = publish.versions(conn, schema, name)
+        if not found:
+            raise ValueError(f"{schema}.{name} has no versions: it is not published through "
+                             "write-audit-publish (or has not been built yet).")
+        lines = [f"{schema}.{name}: live version = view {schema}.{name}; latest candidate = view "
+                 f"{publish.AUDIT_SCHEMA}.{name}"]
+        for v in reversed(found):
+            verdicts = publish.audit_verdicts(conn, v)
+            failed = sorted(c for c, ok in verdicts.items() if not ok)
+            audit = (f"audit FAILED: {', '.join(failed)}" if failed
+                     else f"audit passed ({len(verdicts)} check(s))" if verdicts else "not audited")
+            lines.append(f"  v{v.version:<4} {v.status:9} {v.row_count:>10} rows  {audit}")
+    finally:
+        conn.close()
+    return "\n".join(lines)
