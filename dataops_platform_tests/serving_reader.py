@@ -11,7 +11,9 @@ import duckdb
 QUERIES = {
     "enriched_orders": "select count(*), sum(amount) from curated.enriched_orders",
     "daily_revenue": "select count(*), sum(revenue) from curated.daily_revenue",
-    "customer_lifetime_value": "select count(*), sum(lifetime_value) from curated.customer_lifetime_value",
+    # a double: summed in cents as integers, so the total does not depend on summation order
+    "customer_lifetime_value": "select count(*), sum(cast(round(lifetime_value * 100) as bigint)) "
+                               "from curated.customer_lifetime_value",
 }
 
 

@@ -42,8 +42,10 @@ def test_a_reader_queries_served_tables_in_a_loop_while_runs_publish(
         stop.touch()
         reader.wait(timeout=60)
     report = json.loads(out.read_text())
-    assert report["errors"] == []
+    print(f"reader: {report['queries']} queries, states seen per table: "
+          f"{ {name: len(states) for name, states in report['seen'].items()} }")
+    assert report["errors"] == [], report["errors"][:5]
     assert report["queries"] > 30
     for name, states in report["seen"].items():
-        assert {tuple(s) for s in states} <= published[name], name  # only whole versions
+        assert {tuple(s) for s in states} <= published[name], (name, states, published[name])
         assert len(states) >= 2, name  # it did read while versions were being published
