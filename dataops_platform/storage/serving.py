@@ -24,6 +24,7 @@ from dataops_platform.storage import publish
 from dataops_platform.storage.sql import literal, quote_ident
 
 VERSION_KEY = "dataops_version"
+KEEP_FILES = 3  # versioned files kept per table
 
 
 def serving_file(root: Path, schema: str, name: str) -> Path:
@@ -59,8 +60,20 @@ def export(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
                  f"{literal(str(version))}}})")
     _fsync(temp)
     publish.fault_point("serving")
-    os.replace(temp, target)
+    # DuckDB opens a Parquet file more than once per query (bind, then scan): a file
+    # replaced in between is read with the old footer. So views.sql points at a file per
+    # version, never rewritten; <table>.parquet is the same file under a stable name (a
+    # hard link, swapped by rename) for readers that open a file once.
+    versioned = target.parent / f"{name}.v{version}.parquet"
+    os.replace(temp, versioned)
+    link = target.parent / f".{name}.parquet.tmp-link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.link(versioned, link)
+    os.replace(link, target)
     write_views(root)
+    kept = sorted(target.parent.glob(f"{name}.v*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    for old in kept[:-KEEP_FILES]:  # a reader that loaded views.sql a moment ago still finds its file
+        old.unlink(missing_ok=True)
     return target
 
 
@@ -80,6 +93,11 @@ def views_sql(root: Path) -> str:
              "-- Load with: duckdb -c \".read " + str(root / "views.sql") + "\"  (never blocks a run)"]
     for path in sorted(root.glob("*/*.parquet")):
         schema, name = path.parent.name, path.stem
+        if ".v" in name:
+            continue
+        path = path.resolve()
+        versioned = [p for p in path.parent.glob(f"{name}.v*.parquet") if p.samefile(path)]
+        path = versioned[0] if versioned else path
         create = f"create schema if not exists {quote_ident(schema)};"
         if create not in lines:
             lines.append(create)
