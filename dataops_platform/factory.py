@@ -30,6 +30,7 @@ from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
 from dataops_platform.transform.cleaned_asset import build_cleaned_asset
 from dataops_platform.transform.current_asset import build_current_asset
+from dataops_platform.transform.wap import ServingArea
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ def build_dataset(contract: Contract) -> DatasetAssets:
 
 
 CURATED_JOB = dg.define_asset_job(
-    "curated", selection=dg.AssetSelection.key_prefixes(["curated"]),
-    description="Rebuild every curated mart and run its checks.")
+    "curated", selection=dg.AssetSelection.key_prefixes(["curated"], ["audit"]),
+    description="Rebuild every curated mart (candidate, audit checks, publish) and the scorecard.")
 CURATED_CHECK_JOB_NAME = "check_curated"
 
 
@@ -86,6 +87,7 @@ def resources(settings: Settings) -> dict[str, object]:
         "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
         "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
         "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
+        "serving_area": ServingArea(root=str(settings.serving_dir)),
     }
 
 

@@ -67,6 +67,11 @@ class Settings:
         return self.home / "reports"
 
     @property
+    def serving_dir(self) -> Path:
+        """Published tables as Parquet (and views.sql) for readers that must not block runs."""
+        return self.home / "serving"
+
+    @property
     def duckdb_config(self) -> dict[str, str]:
         """Connection settings every warehouse connection of a process must share."""
         return {"memory_limit": self.duckdb_memory_limit}

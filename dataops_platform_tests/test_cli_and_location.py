@@ -8,7 +8,7 @@ from dataops_platform.cli.main import cli
 from dataops_platform.definitions import defs
 
 COMMANDS = [[], ["up"], ["demo"], ["run"], ["check"], ["contracts"], ["contracts", "validate"],
-            ["generate"]]
+            ["generate"], ["rollback"], ["versions"], ["serve-sql"]]
 
 
 def test_code_location_loads_with_the_expected_assets_checks_and_sensors(settings):

@@ -1,5 +1,6 @@
 """A run killed halfway loses nothing: re-running completes the work and the ledger balances."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,11 +11,12 @@ import duckdb
 import pytest
 
 from dataops_platform.demo.generator import generate
+from dataops_platform_tests.wap_helpers import MARTS, known_customer_orders
 
 
-def _dataops(settings, *args, **kwargs):
+def _dataops(settings, *args, env_extra=None, **kwargs):
     env = {**os.environ, "DATAOPS_HOME": str(settings.home),
-           "DATAOPS_CONTRACTS": str(settings.contracts_dir)}
+           "DATAOPS_CONTRACTS": str(settings.contracts_dir), **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "dataops_platform.cli.main", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
@@ -52,3 +54,72 @@ def test_sigkill_mid_run_then_rerun_accounts_for_every_row(settings, kill_after_
     assert len(ledger) == truth["orders"]["files"]
     assert all(rows_in == accounted for _, rows_in, accounted in ledger), ledger
     assert sum(rows_in for _, rows_in, _ in ledger) == truth["orders"]["rows"]
+
+
+def _published(settings):
+    """Every published table's rows, the objects readers can see, and the serving files."""
+    conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        tables = {name: conn.execute(f"select * from curated.{name} order by all").fetchall()
+                  for name in MARTS}
+        visible = sorted(conn.execute("select table_schema, table_name from information_schema.tables "
+                                      "where table_schema in ('curated', 'audit')").fetchall())
+        versions = dict(conn.execute("select table_name, version from publish.versions "
+                                     "where status = 'published'").fetchall())
+    finally:
+        conn.close()
+    files = {p.relative_to(settings.serving_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in settings.serving_dir.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    return tables, visible, versions, files
+
+
+def _served_rows(settings, name):
+    return duckdb.sql(f"select * from '{settings.serving_dir}/curated/{name}.parquet' "
+                      "order by all").fetchall()
+
+
+@pytest.mark.slow
+def test_sigkill_while_publishing_leaves_published_tables_whole_and_rerun_completes(
+        settings, land, land_samples, one_pass, tmp_path):
+    land_samples()
+    assert one_pass().ok
+    for batch, point in enumerate(("candidate", "swap", "serving"), start=1):
+        before = _published(settings)
+        land(f"orders/orders_batch{batch}.ndjson", known_customer_orders(batch, 50))
+        marker = tmp_path / f"paused-{point}"
+        victim = _dataops(settings, "run", env_extra={"DATAOPS_FAULT_POINT": point,
+                                                      "DATAOPS_FAULT_MARKER": str(marker)})
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert victim.poll() is None, victim.communicate()[0]
+            assert time.monotonic() < deadline, f"never reached the fault point {point}"
+            time.sleep(0.1)
+        victim.send_signal(signal.SIGKILL)  # inside the transaction / before the rename
+        victim.wait(timeout=60)
+        after = _published(settings)
+        if point == "serving":  # killed after the swap committed, before the file was replaced:
+            assert after[3] == before[3]  # readers still see the previous version, whole
+            assert after[1] == before[1]
+            leftovers = [p.name for p in settings.serving_dir.rglob(".*.tmp-*")]
+            assert len(leftovers) == 1  # the half-done export is a hidden temp file
+        else:  # killed inside the candidate or the swap transaction: nothing changed
+            assert after == before, point
+
+    rerun = _dataops(settings, "run")
+    output, _ = rerun.communicate(timeout=240)
+    assert rerun.returncode == 0, output
+    assert "every row accounted for" in output
+    ledger = _ledger(settings)
+    assert all(rows_in == accounted for _, rows_in, accounted in ledger), ledger
+    tables, visible, _, _ = _published(settings)
+    conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:  # the re-run published every delivery
+        assert len(tables["enriched_orders"]) == conn.execute(
+            "select count(distinct order_id) from cleaned.orders").fetchall()[0][0]
+    finally:
+        conn.close()
+    for name in MARTS:  # the serving copy is the published version, no temp file left
+        assert _served_rows(settings, name) == tables[name], name
+    assert not list(settings.serving_dir.rglob(".*.tmp-*"))
+    assert sorted(visible) == sorted([("audit", m) for m in MARTS] + [("curated", m) for m in MARTS]
+                                     + [("curated", "quality_scorecard")])

@@ -29,10 +29,12 @@ from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import PACKAGE_DIR, Settings
 from dataops_platform.storage.warehouse import POOL
+from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
+CURATED_PREFIXES = ("curated", "audit")  # marts, their candidates and the scorecard
 TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host"
 
 
@@ -184,7 +186,8 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
                                             raise_on_error=False, run_config=QUIET,
                                             tags=_cli_tags())
             _collect(result, outcome)
-    ready = _ready_curated(defs, instance, outcome.held) if any(outcome.processed.values()) else []
+    rebuild = any(outcome.processed.values()) or _curated_behind(defs, instance)
+    ready = _ready_curated(defs, instance, outcome.held) if rebuild else []
     if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
@@ -213,10 +216,32 @@ def _failed_blocking_checks(graph: AssetGraph, instance: dg.DagsterInstance,
     return failed
 
 
+def _latest_id(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
+    records = instance.fetch_materializations(key, limit=1).records
+    return records[0].storage_id if records else None
+
+
+def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> bool:
+    """Some curated asset is older than what it is built from (e.g. a run was killed while
+    building or publishing it) — unless a failed audit holds its publish step back."""
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        if key.path[0] not in CURATED_PREFIXES:
+            continue
+        own = _latest_id(instance, key)
+        parents = [p for p in graph.get(key).parent_keys if _latest_id(instance, p) is not None]
+        newer = any(own is None or (_latest_id(instance, p) or 0) > own for p in parents)
+        if newer and not any(_failed_blocking_checks(graph, instance, p) for p in parents
+                             if graph.get(p).tags.get(PUBLISHES_TAG)):
+            return True
+    return False
+
+
 def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
                    held: dict[str, list[str]]) -> list[dg.AssetKey]:
     """Curated marts whose every upstream table has data (as the automation requires) and
-    no upstream file has a failed blocking check (those are put in ``held``)."""
+    no upstream file has a failed blocking check (those are put in ``held``). A mart's
+    candidate (audit/<mart>) is selected with its publish step (curated/<mart>)."""
     graph = defs.resolve_asset_graph()
     failures: dict[dg.AssetKey, list[str]] = {}
 
@@ -234,11 +259,17 @@ def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
         blocking = [f for p in sorted(node.parent_keys)
                     for f in failures.setdefault(p, _failed_blocking_checks(graph, instance, p))]
         if blocking:
-            held[key.to_user_string()] = blocking
+            publishes = node.tags.get(PUBLISHES_TAG)
+            held[(published_key(publishes) if publishes else key).to_user_string()] = blocking
         return not blocking
 
-    return [key for key in sorted(graph.materializable_asset_keys)
-            if key.path[0] == "curated" and ready(key)]
+    def is_publish_step(key: dg.AssetKey) -> bool:
+        return any(graph.get(p).tags.get(PUBLISHES_TAG) for p in graph.get(key).parent_keys)
+
+    selected = [key for key in sorted(graph.materializable_asset_keys)
+                if key.path[0] in CURATED_PREFIXES and not is_publish_step(key) and ready(key)]
+    return selected + [published_key(graph.get(k).tags[PUBLISHES_TAG])
+                       for k in selected if graph.get(k).tags.get(PUBLISHES_TAG)]
 
 
 def summarize_decisions(decisions: dict[str, list]) -> dict[str, dict[str, int]]:

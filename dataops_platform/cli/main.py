@@ -372,6 +372,58 @@ def prune(dry_run: bool, home: str | None) -> None:
     click.echo(render_prune(pruned, dry_run))
 
 
+@cli.command()
+@click.argument("table")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def rollback(table: str, home: str | None) -> None:
+    """Restore the previous published version of TABLE, instantly (no recomputation).
+
+    TABLE is e.g. curated.daily_revenue (or daily_revenue, or curated/daily_revenue). The
+    version rolled back from is kept as the previous one, so a second rollback restores
+    it. The serving copy follows; the rollback is recorded in publish.history and as a
+    materialization in Dagster. Exit 1 when there is no previous version.
+    """
+    from dataops_platform.cli.wap_commands import run_rollback
+
+    settings = _settings(home)
+    try:
+        click.echo(run_rollback(settings, table))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def versions(table: str, home: str | None) -> None:
+    """List the versions of a published TABLE: which is live, which is kept for rollback,
+    the latest candidate, row counts and each version's audit verdict (failing checks named).
+    """
+    from dataops_platform.cli.wap_commands import render_versions
+
+    try:
+        click.echo(render_versions(_settings(home), table))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@cli.command("serve-sql")
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+def serve_sql(home: str | None) -> None:
+    """Print SQL that makes the published tables queryable from any DuckDB, read-only.
+
+    One view per serving file (serving/<schema>/<table>.parquet, replaced atomically on
+    each publish and rollback); the same text is kept in serving/views.sql. Readers never
+    open the warehouse, so they never block a pipeline and are never blocked by one.
+    """
+    from dataops_platform.storage.serving import views_sql
+
+    settings = _settings(home)
+    if not any(settings.serving_dir.glob("*/*.parquet")):
+        _fail("Nothing is served yet: no table has been published in this home (`dataops run`).")
+    click.echo(views_sql(settings.serving_dir), nl=False)
+
+
 @cli.group()
 def contracts() -> None:
     """Work with dataset contracts."""

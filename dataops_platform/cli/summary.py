@@ -58,7 +58,7 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
                    "duplicates", "checks ok", "columns clean"], rows)]
     if not any(result.processed.values()):
         out.append("nothing new landed: no runs were needed (the tables above are current)")
-    curated = [c for c in result.checks if c.asset.startswith("curated/")]
+    curated = [c for c in result.checks if c.asset.startswith(("curated/", "audit/"))]
     if curated:
         ok = sum(c.passed for c in curated)
         out.append(f"curated marts: {ok}/{len(curated)} checks passed")
@@ -69,6 +69,14 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
             where = f" [{check.partition}]" if check.partition else ""
             out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
     out.extend(_rule_violations(result.checks))
+    audits: dict[str, list[str]] = {}
+    for check in result.checks:
+        if not check.passed and check.asset.startswith("audit/"):
+            audits.setdefault(check.asset.removeprefix("audit/"), []).append(check.check)
+    for mart, failed in audits.items():
+        out.append(f"HELD  {mart} not published: its candidate audit/{mart} failed "
+                   + ", ".join(failed) + f"; the published table is unchanged (inspect the "
+                   f"candidate as audit.{mart})")
     for mart, blocking in result.held.items():
         out.append(f"HELD  {mart} not rebuilt: a blocking check failed upstream ("
                    + ", ".join(blocking[:3]) + (" ..." if len(blocking) > 3 else "")

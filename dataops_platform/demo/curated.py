@@ -1,10 +1,12 @@
 """Curated demo marts: hand-written DuckDB SQL over cleaned tables.
 
-Copy this file to write your own. The pattern: an ``@dg.asset`` under the ``curated``
-prefix that depends on cleaned assets, runs SQL through the ``warehouse`` resource into a
-staging table and returns ``StagedTables`` (the IO manager publishes it atomically, by
-column name). Small results may be returned as a pandas DataFrame instead, as
-``customer_lifetime_value`` does, validated by a static pandera ``DataFrameModel``.
+Copy this file to write your own. Each mart is one ``published_table`` call
+(``transform/wap.py``): a name, its upstream assets, and either a SQL ``select`` or a
+function returning a pandas DataFrame (as ``customer_lifetime_value`` does, validated by a
+static pandera ``DataFrameModel``), plus its audit checks. The factory makes it a
+write-audit-publish pair: ``audit/<mart>`` writes a candidate version, the checks audit it
+(blocking), and ``curated/<mart>`` publishes it by an atomic swap — ``curated.<mart>`` is
+what users query, and ``dataops rollback curated.<mart>`` restores the previous version.
 
 Cleaned tables hold one partition per landed file, so a customer may appear in several
 snapshots and an order in several deliveries: the marts keep the latest version of each.
@@ -12,27 +14,21 @@ snapshots and an order in several deliveries: the marts keep the latest version 
 
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from dataops_platform.storage.io_manager import StagedTables
-from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
-from dataops_platform.storage.warehouse import POOL, Warehouse
+from dataops_platform.storage.sql import fetch_one
+from dataops_platform.transform.wap import (  # noqa: F401  (CURATED_AUTOMATION: re-exported)
+    CURATED_AUTOMATION,
+    AuditCheck,
+    PublishedTable,
+    published_table,
+    unique_key,
+)
 
 CLEANED = {name: dg.AssetKey(["cleaned", name]) for name in ("orders", "customers", "products")}
-
-# Run as soon as anything upstream changed once every upstream table has some data, even
-# if some file's partition failed (a malformed file must not hold every later delivery
-# back from the marts, as eager()'s "no dependency partition missing" rule would) — but
-# never while a file upstream has a failed *blocking* check (rows lost, totals altered, a
-# contract-declared error): that data must not reach the marts until it is fixed.
-CURATED_AUTOMATION = dg.AutomationCondition.eager().without(
-    ~dg.AutomationCondition.any_deps_missing()
-) & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing()) & ~(
-    dg.AutomationCondition.any_deps_match(dg.AutomationCondition.any_checks_match(
-        dg.AutomationCondition.check_failed(), blocking_only=True))
-).with_label("no_upstream_blocking_check_failed")
 
 LATEST_ORDERS = """
     select * from cleaned.orders
@@ -50,29 +46,20 @@ LATEST_PRODUCTS = """
 """
 
 
-def _sql_mart(name: str, deps: list[str], description: str, sql: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=["curated", name],
-        deps=[CLEANED[d] for d in deps],
-        group_name="shop",
-        kinds={"duckdb", "sql"},
-        pool=POOL,
-        tags={"layer": "curated"},
-        automation_condition=CURATED_AUTOMATION,
-        description=description,
-    )
-    def mart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[StagedTables]:
-        staged = staging_name("curated", name)
-        with warehouse.get_connection() as conn:
-            conn.execute(f"create or replace table {staged} as {sql}")
-            metadata = {
-                "dagster/row_count": count(conn, staged),
-                "dagster/column_schema": column_schema(conn, staged),
-                "preview": preview(conn, staged),
-            }
-        return dg.Output(StagedTables(main=staged), metadata=metadata)
+def _known_customers(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[bool, dict]:
+    total, unknown = fetch_one(conn, f"select count(*), count_if(unknown_customer) from {relation}")
+    rate = unknown / total if total else 0.0
+    return rate <= 0.05, {"orders": total, "unknown_customer": unknown, "rate": round(rate, 4)}
 
-    return mart
+
+known_customers = AuditCheck("known_customers", "at most 5% of orders have a customer unknown "
+                             "to the CRM.", _known_customers)
+
+
+def _sql_mart(name: str, deps: list[str], description: str, sql: str,
+              checks: list[AuditCheck]) -> PublishedTable:
+    return published_table(name, deps=[CLEANED[d] for d in deps], description=description,
+                           sql=sql, checks=checks)
 
 
 enriched_orders = _sql_mart(
@@ -89,6 +76,7 @@ enriched_orders = _sql_mart(
     from o left join c using (customer_id) left join p on p.sku = o.product_sku
     order by o.ordered_at, o.order_id
     """,
+    [unique_key("order_id"), known_customers],
 )
 
 daily_revenue = _sql_mart(
@@ -101,6 +89,7 @@ daily_revenue = _sql_mart(
     from o where coalesce(status, 'placed') not in ('cancelled', 'returned')
     group by all order by order_date, currency
     """,
+    [unique_key("order_date", "currency")],
 )
 
 
@@ -118,53 +107,32 @@ class CustomerLifetimeValue(pa.DataFrameModel):
         coerce = True
 
 
-@dg.asset(
-    key=["curated", "customer_lifetime_value"],
-    deps=[CLEANED["orders"], CLEANED["customers"]],
-    group_name="shop",
-    kinds={"duckdb", "pandas", "pandera"},
-    pool=POOL,
-    tags={"layer": "curated"},
-    automation_condition=CURATED_AUTOMATION,
+def _customer_lifetime_value(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    frame = conn.execute(f"""
+        with o as ({LATEST_ORDERS}), c as ({LATEST_CUSTOMERS})
+        select c.customer_id, c.first_name, c.last_name, c.country,
+               count(*) as orders, cast(sum(o.amount) as double) as lifetime_value,
+               min(o.ordered_at) as first_order_at, max(o.ordered_at) as last_order_at
+        from o join c using (customer_id)
+        where coalesce(o.status, 'placed') not in ('cancelled', 'returned')
+        group by all order by lifetime_value desc
+    """).fetchdf()
+    return CustomerLifetimeValue.validate(frame)
+
+
+customer_lifetime_value = published_table(
+    "customer_lifetime_value", deps=[CLEANED["orders"], CLEANED["customers"]],
+    kinds=frozenset({"duckdb", "pandas", "pandera"}), frame=_customer_lifetime_value,
+    checks=[unique_key("customer_id")],
     description="Per known customer: completed orders, first and last order time and "
-                "lifetime value (sum of amounts; the demo ignores currency conversion).",
-)
-def customer_lifetime_value(warehouse: Warehouse) -> dg.Output[pd.DataFrame]:
-    with warehouse.get_connection() as conn:
-        frame = conn.execute(f"""
-            with o as ({LATEST_ORDERS}), c as ({LATEST_CUSTOMERS})
-            select c.customer_id, c.first_name, c.last_name, c.country,
-                   count(*) as orders, cast(sum(o.amount) as double) as lifetime_value,
-                   min(o.ordered_at) as first_order_at, max(o.ordered_at) as last_order_at
-            from o join c using (customer_id)
-            where coalesce(o.status, 'placed') not in ('cancelled', 'returned')
-            group by all order by lifetime_value desc
-        """).fetchdf()
-    frame = CustomerLifetimeValue.validate(frame)
-    return dg.Output(frame, metadata={
-        "dagster/row_count": len(frame),
-        "dagster/column_schema": dg.TableSchema(columns=[
-            dg.TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()]),
-        "preview": dg.MetadataValue.md(frame.head().astype(str).to_markdown(index=False)),
-    })
+                "lifetime value (sum of amounts; the demo ignores currency conversion).")
+
+MARTS = [enriched_orders, daily_revenue, customer_lifetime_value]
 
 
 def curated_assets() -> list[dg.AssetsDefinition]:
-    return [enriched_orders, daily_revenue, customer_lifetime_value]
-
-
-@dg.asset_check(asset=enriched_orders, blocking=False, pool=POOL,
-                description="Share of orders whose customer is unknown to the CRM.")
-def known_customers(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with warehouse.get_connection() as conn:
-        total, unknown = conn.execute(
-            "select count(*), count_if(unknown_customer) from curated.enriched_orders"
-        ).fetchone()
-    rate = unknown / total if total else 0.0
-    return dg.AssetCheckResult(passed=rate <= 0.05, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"orders": total, "unknown_customer": unknown,
-                                         "rate": round(rate, 4)})
+    return [a for mart in MARTS for a in mart.assets]
 
 
 def curated_checks() -> list[dg.AssetChecksDefinition]:
-    return [known_customers]
+    return [c for mart in MARTS for c in mart.checks]

@@ -1,0 +1,114 @@
+"""The serving copy: published tables as Parquet files readers query without the warehouse.
+
+DuckDB lets one process write the warehouse file, and a reader holding it open blocks
+writers (and the other way round). So every publish and rollback also exports the
+published version to ``$DATAOPS_HOME/serving/<schema>/<table>.parquet``: written to a hidden
+temporary file in the same folder, flushed to disk, then moved over the old file with
+``os.replace`` (an atomic rename). A reader that opens the file gets the old or the new
+version, whole; one that has it open keeps reading the version it opened. The version
+number is stored in the file's key-value metadata (``dataops_version``).
+
+``serving/views.sql`` holds one ``create or replace view <schema>.<table>`` per file, so
+any DuckDB (CLI, notebook, BI tool) can query the published data by its usual name:
+``duckdb -c ".read $DATAOPS_HOME/serving/views.sql" -c "select ..."``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from dataops_platform.storage import publish
+from dataops_platform.storage.sql import literal, quote_ident
+
+VERSION_KEY = "dataops_version"
+KEEP_FILES = 3  # versioned files kept per table
+
+
+def serving_file(root: Path, schema: str, name: str) -> Path:
+    return root / schema / f"{name}.parquet"
+
+
+def served_version(conn: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    if not path.exists():
+        return None
+    rows = conn.execute("select value from parquet_kv_metadata(?) where key = ?",
+                        [str(path), VERSION_KEY]).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def export(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
+           version: int) -> Path:
+    """Write the published ``<schema>.<name>`` to its serving file, atomically."""
+    target = serving_file(root, schema, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{name}.parquet.tmp-*"):  # left by a killed process
+        stale.unlink(missing_ok=True)
+    temp = target.parent / f".{name}.parquet.tmp-{os.getpid()}"
+    conn.execute(f"copy (select * from {quote_ident(schema)}.{quote_ident(name)}) to "
+                 f"{literal(str(temp))} (format parquet, kv_metadata {{{VERSION_KEY}: "
+                 f"{literal(str(version))}}})")
+    _fsync(temp)
+    publish.fault_point("serving")
+    # DuckDB opens a Parquet file more than once per query (bind, then scan): a file
+    # replaced in between is read with the old footer. So views.sql points at a file per
+    # version, never rewritten; <table>.parquet is the same file under a stable name (a
+    # hard link, swapped by rename) for readers that open a file once.
+    versioned = target.parent / f"{name}.v{version}.parquet"
+    os.replace(temp, versioned)
+    link = target.parent / f".{name}.parquet.tmp-link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.link(versioned, link)
+    os.replace(link, target)
+    write_views(root)
+    kept = sorted(target.parent.glob(f"{name}.v*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    for old in kept[:-KEEP_FILES]:  # a reader that loaded views.sql a moment ago still finds its file
+        old.unlink(missing_ok=True)
+    return target
+
+
+def sync(conn: duckdb.DuckDBPyConnection, root: Path) -> list[Path]:
+    """Export every published table whose serving file is missing or holds another version
+    (e.g. after a process was killed between publishing and exporting)."""
+    written = []
+    for v in publish.published_tables(conn):
+        schema, _, name = v.table_name.partition(".")
+        if served_version(conn, serving_file(root, schema, name)) != v.version:
+            written.append(export(conn, root, schema, name, v.version))
+    return written
+
+
+def views_sql(root: Path) -> str:
+    lines = ["-- Published tables of the dataops warehouse, served as Parquet (read-only).",
+             "-- Load with: duckdb -c \".read " + str(root / "views.sql") + "\"  (never blocks a run)"]
+    for path in sorted(root.glob("*/*.parquet")):
+        schema, name = path.parent.name, path.stem
+        if ".v" in name:
+            continue
+        path = path.resolve()
+        versioned = [p for p in path.parent.glob(f"{name}.v*.parquet") if p.samefile(path)]
+        path = versioned[0] if versioned else path
+        create = f"create schema if not exists {quote_ident(schema)};"
+        if create not in lines:
+            lines.append(create)
+        lines.append(f"create or replace view {quote_ident(schema)}.{quote_ident(name)} as "
+                     f"select * from read_parquet({literal(str(path))});")
+    return "\n".join(lines) + "\n"
+
+
+def write_views(root: Path) -> Path:
+    target = root / "views.sql"
+    temp = root / f".views.sql.tmp-{os.getpid()}"
+    temp.write_text(views_sql(root))
+    os.replace(temp, target)
+    return target
