@@ -123,10 +123,17 @@ def _with_tables(settings: Settings, platform: Platform,
         return []
     graph = platform.definitions.resolve_asset_graph()
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    def dataset_tables_upstream(key: dg.AssetKey) -> set[dg.AssetKey]:
+        """raw/cleaned tables anywhere upstream (a published mart reads its candidate)."""
+        found: set[dg.AssetKey] = set()
+        for parent in graph.get(key).parent_keys:
+            found |= {parent} if parent.path[0] in ("raw", "cleaned") \
+                else dataset_tables_upstream(parent)
+        return found
+
     try:
         return [m for m in marts
-                if all(table_exists(conn, p.path[0], p.path[-1]) for p in graph.get(m).parent_keys
-                       if p.path[0] in ("raw", "cleaned"))]
+                if all(table_exists(conn, p.path[0], p.path[-1]) for p in dataset_tables_upstream(m))]
     finally:
         conn.close()
 
