@@ -19,13 +19,13 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
-from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
 
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
 from dataops_platform.collect.landing import landing_base, slug, split_partition_key
 from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
+from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import PACKAGE_DIR, Settings
 from dataops_platform.storage.warehouse import POOL
@@ -116,7 +116,7 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAsse
     return decisions
 
 
-def _cli_tags() -> dict[str, str]:
+def cli_tags() -> dict[str, str]:
     return {TRIGGER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
@@ -156,7 +156,7 @@ def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
     return [k for k in instance.get_dynamic_partitions(dataset.partitions.name) if k not in done]
 
 
-def _collect(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
+def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
     into.run_ids.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
         into.checks.append(CheckOutcome(
@@ -184,15 +184,15 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         for key in pending:
             result = job.execute_in_process(instance=instance, partition_key=key,
                                             raise_on_error=False, run_config=QUIET,
-                                            tags=_cli_tags())
-            _collect(result, outcome)
+                                            tags=cli_tags())
+            collect_result(result, outcome)
     rebuild = any(outcome.processed.values()) or _curated_behind(defs, instance)
     ready = _ready_curated(defs, instance, outcome.held) if rebuild else []
     if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
-            tags=_cli_tags())
-        _collect(result, outcome)
+            tags=cli_tags())
+        collect_result(result, outcome)
     return outcome
 
 
@@ -206,10 +206,8 @@ def _failed_blocking_checks(graph: AssetGraph, instance: dg.DagsterInstance,
     partitions = sorted(instance.get_materialized_partitions(key)) if partitioned else [None]
     failed = []
     for partition in partitions:
-        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            checks, partition_filter=PartitionKeyFilter(key=partition) if partition else None)
-        for check_key, record in latest.items():
-            evaluation = record.event.asset_check_evaluation if record.event else None
+        for check_key, record in latest_records(instance, checks, partition).items():
+            evaluation = evaluation_of(record)
             if evaluation is not None and not evaluation.passed:
                 failed.append(f"{key.to_user_string()} {check_key.name}"
                               + (f" [{partition}]" if partition else ""))

@@ -17,9 +17,9 @@ import dagster as dg
 from dataops_platform.automation.one_pass import (
     QUIET,
     PassResult,
-    _cli_tags,
-    _collect,
     _ready_curated,
+    cli_tags,
+    collect_result,
 )
 from dataops_platform.automation.retention import dataset_tables
 from dataops_platform.collect import lake
@@ -101,16 +101,16 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
                                         entry.arrived_at if entry else "?", entry is not None))
         outcome = job.execute_in_process(instance=instance, partition_key=key,
                                          raise_on_error=False, run_config=QUIET,
-                                         tags={**_cli_tags(), "dataops/rebuild": name})
-        _collect(outcome, result.run)
+                                         tags={**cli_tags(), "dataops/rebuild": name})
+        collect_result(outcome, result.run)
     result.run.processed[name] = keys
     ready = _with_tables(settings, platform,
                          _ready_curated(platform.definitions, instance, result.run.held))
     if ready:
         outcome = platform.definitions.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
-            tags=_cli_tags())
-        _collect(outcome, result.run)
+            tags=cli_tags())
+        collect_result(outcome, result.run)
     _count_rows(settings, dataset, result)
     return result
 

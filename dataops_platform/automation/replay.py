@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import duckdb
 
-from dataops_platform.automation.one_pass import QUIET, PassResult, _cli_tags, _collect
+from dataops_platform.automation.one_pass import QUIET, PassResult, cli_tags, collect_result
 from dataops_platform.factory import DatasetAssets, Platform
 from dataops_platform.quality.checks import ledger
 from dataops_platform.settings import Settings
@@ -104,8 +104,8 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
         result = job.execute_in_process(
             instance=instance, partition_key=file.partition,
             asset_selection=[a.key for a in dataset.assets if a is not dataset.raw],
-            raise_on_error=False, run_config=QUIET, tags={**_cli_tags(), "dataops/replay": name})
-        _collect(result, run)
+            raise_on_error=False, run_config=QUIET, tags={**cli_tags(), "dataops/replay": name})
+        collect_result(result, run)
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
     try:
         for file in files:

@@ -194,7 +194,7 @@ def check_volume(conn: duckdb.DuckDBPyConnection, contract: Contract,
                   "max_rows": volume.max_rows if volume.max_rows is not None else "none"})
 
 
-def _json_text(record: str, key: str) -> str:
+def json_text(record: str, key: str) -> str:
     """SQL for the text of ``key`` in a JSON record column (any key, quotes escaped)."""
     return f"({record} ->> {literal('$.' + chr(34) + key.replace(chr(34), chr(92) + chr(34)) + chr(34))})"
 
@@ -216,7 +216,7 @@ def _totals(conn: duckdb.DuckDBPyConnection, contract: Contract, column: Column,
               f"where {where}")[0] if table_exists(conn, "cleaned", contract.name) else None
     for name, place in (("quarantined", quarantine_table(contract)),
                         ("duplicates", duplicates_table(contract))):
-        value = typed_value(contract, column, _json_text("original_record", source))
+        value = typed_value(contract, column, json_text("original_record", source))
         totals[name] = fetch_one(conn, f"select sum({value}) from {table(*place)} "
                                        f"where {where}")[0] if table_exists(conn, *place) else None
     return totals
@@ -315,6 +315,12 @@ FILE_CHECKS = (
     FileCheck(ANOMALIES, lambda c: c.anomaly.severity is Severity.error, describe_anomalies,
               check_anomalies),
 )
+
+
+def file_check_keys(contract: Contract) -> list[dg.AssetCheckKey]:
+    """The keys of the per-file checks ``FILE_CHECKS`` gives this contract's cleaned asset."""
+    asset = dg.AssetKey(["cleaned", contract.name])
+    return [dg.AssetCheckKey(asset, spec.name) for spec in FILE_CHECKS if spec.applies(contract)]
 
 
 def build_checks(contract: Contract, cleaned: dg.AssetsDefinition,

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
 
 from dataops_platform.contracts.model import Contract, parse_duration
-from dataops_platform.quality.checks import FILE_CHECKS, ledger_totals
+from dataops_platform.quality.check_history import evaluation_of, latest_records
+from dataops_platform.quality.checks import file_check_keys, ledger_totals
 from dataops_platform.storage.sql import fetch_one, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
@@ -39,15 +39,11 @@ def freshness_status(contract: Contract, hours_since: float | None) -> str:
 def check_tally(instance: dg.DagsterInstance, contract: Contract,
                 partitions: list[str]) -> dict[str, int]:
     """Latest evaluation of each file check of each current file: run / passed / failed."""
-    asset = dg.AssetKey(["cleaned", contract.name])
-    keys = [dg.AssetCheckKey(asset, spec.name) for spec in FILE_CHECKS if spec.applies(contract)]
+    keys = file_check_keys(contract)
     tally = {"checks_run": 0, "checks_passed": 0, "error_failures": 0, "warn_failures": 0}
-    storage = instance.event_log_storage
     for partition in partitions:
-        latest = storage.get_latest_asset_check_execution_by_key(
-            keys, partition_filter=PartitionKeyFilter(key=partition))
-        for record in latest.values():
-            evaluation = record.event.asset_check_evaluation if record.event else None
+        for record in latest_records(instance, keys, partition).values():
+            evaluation = evaluation_of(record)
             if evaluation is None:
                 continue
             tally["checks_run"] += 1

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Contract
-from dataops_platform.quality.checks import FILE_CHECKS, ledger
+from dataops_platform.quality.check_history import evaluation_of, latest_records
+from dataops_platform.quality.checks import file_check_keys, json_text, ledger
 from dataops_platform.storage.sql import literal, quote_ident, table, table_exists
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 from dataops_platform.transform.cleaning import typed_value
@@ -102,16 +102,14 @@ def _checks(instance: dg.DagsterInstance | None, contract: Contract, key: str) -
     """The latest recorded evaluation of each of the file's checks (from the instance)."""
     if instance is None:
         return []
-    asset = dg.AssetKey(["cleaned", contract.name])
-    check_keys = [dg.AssetCheckKey(asset, spec.name) for spec in FILE_CHECKS if spec.applies(contract)]
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        check_keys, partition_filter=PartitionKeyFilter(key=key))
+    check_keys = file_check_keys(contract)
+    latest = latest_records(instance, check_keys, key)
     records = []
     for check_key in check_keys:
         record = latest.get(check_key)
         if record is None:
             continue
-        evaluation = record.event.asset_check_evaluation if record.event else None
+        evaluation = evaluation_of(record)
         records.append(CheckRecord(
             check_key.name, record.status.value,
             evaluation.passed if evaluation else None,
@@ -187,9 +185,8 @@ def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
         stored = {c.name: quote_ident(c.name) for c in cols}
         hits.append(_hits(conn, "cleaned", table("cleaned", contract.name),
                           _match(stored, conditions), ["_warnings"]))
-    from_record = {c.name: typed_value(
-        contract, c, f"(original_record ->> {literal('$.' + chr(34) + c.source_name + chr(34))})")
-        for c in cols}
+    from_record = {c.name: typed_value(contract, c, json_text("original_record", c.source_name))
+                   for c in cols}
     for place, extra in ((quarantine_table(contract), ['"column"', "rule", "value"]),
                          (duplicates_table(contract), ["duplicate_of_row"])):
         if table_exists(conn, *place):

@@ -82,13 +82,9 @@ def _storable(dtype: str) -> str:
     return "varchar" if dtype.strip('"') == "NULL" else dtype
 
 
-def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
-            where: str) -> int:
-    """Replace the rows matching ``where`` in schema.name with ``source``, by column name.
-
-    Creates the table (even for zero rows) and adds columns it lacks. Must run inside the
-    caller's transaction. Returns the number of rows inserted.
-    """
+def ensure_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str) -> str:
+    """Create schema.name shaped like ``source`` (even for zero rows), or add the columns it
+    lacks; return the quoted table name."""
     target = f"{quote_ident(schema)}.{quote_ident(name)}"
     conn.execute(f"create schema if not exists {quote_ident(schema)}")
     if not table_exists(conn, schema, name):
@@ -99,7 +95,18 @@ def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str
         for column, dtype in _columns(conn, source):
             if column not in have:
                 conn.execute(f"alter table {target} add column {quote_ident(column)} {dtype}")
-        conn.execute(f"delete from {target} where {where}")
+    return target
+
+
+def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
+            where: str) -> int:
+    """Replace the rows matching ``where`` in schema.name with ``source``, by column name.
+
+    Creates the table (even for zero rows) and adds columns it lacks. Must run inside the
+    caller's transaction. Returns the number of rows inserted.
+    """
+    target = ensure_table(conn, schema, name, source)
+    conn.execute(f"delete from {target} where {where}")
     inserted = fetch_one(conn, f"insert into {target} by name select * from {source}")
     return int(inserted[0]) if inserted else 0
 

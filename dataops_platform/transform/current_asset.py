@@ -11,33 +11,18 @@ import duckdb
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_file_versions
 from dataops_platform.contracts.model import Contract, WriteMode
+from dataops_platform.storage.io_manager import ensure_table
 from dataops_platform.storage.metadata import column_schema, count
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident
 from dataops_platform.storage.warehouse import POOL, Warehouse
-from dataops_platform.transform.write_modes import ensure_target, plan_write, sort_columns
-
-
-def _add_new_columns(conn: duckdb.DuckDBPyConnection, contract: Contract) -> None:
-    """A contract that gained columns: current gains them too (null for earlier rows)."""
-    def columns(schema: str) -> dict[str, str]:
-        return {n: t for n, t in conn.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = ? and table_name = ?", [schema, contract.name]).fetchall()}
-
-    have = columns("current")
-    for name, sql_type in columns("cleaned").items():
-        if name not in have:
-            conn.execute(f"alter table {table('current', contract.name)} add column "
-                         f"{quote_ident(name)} {sql_type}")
+from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
 
 
 def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
                     partition_key: str) -> dict:
     """Apply one cleaned file to current.<dataset> in one transaction; return metadata."""
-    for statement in ensure_target(contract):
-        conn.execute(statement)
-    _add_new_columns(conn, contract)
-    target = table("current", contract.name)
+    # created shaped like cleaned; a contract that gained columns adds them here too
+    target = ensure_table(conn, "current", contract.name, target_shape(contract))
     before = count(conn, target)
     plan = plan_write(contract, partition_key, same_file_versions(partition_key))
     conn.execute("begin transaction")

@@ -115,12 +115,10 @@ def plan_write(contract: Contract, partition_key: str, file_versions: str) -> Wr
                       f"drop table {KEYS}"], target)
 
 
-def ensure_target(contract: Contract) -> list[str]:
-    """Create ``current.<dataset>`` shaped like cleaned (plus the history columns)."""
+def target_shape(contract: Contract) -> str:
+    """The columns of ``current.<dataset>``: cleaned's, plus the validity columns for history."""
     write = contract.write
     assert write is not None
     extra = (", " + ", ".join(f"cast(null as {t}) as {c}" for c, t in HISTORY_COLUMNS.items())
              if write.mode is WriteMode.history else "")
-    return ["create schema if not exists current",
-            f"create table if not exists {table('current', contract.name)} as "
-            f"select *{extra} from {table('cleaned', contract.name)} limit 0"]
+    return f"(select *{extra} from {table('cleaned', contract.name)} limit 0)"
