@@ -20,14 +20,15 @@ DATASETS = ("customers", "orders", "products")
 
 
 def _snapshot(query, dataset):
-    """Every table of the dataset, in a stable order, without the run id."""
+    """Every table of the dataset, in a stable order, without the run id. Columns by name:
+    where an optional column sits depends on which file first brought it, not on the data."""
     tables = [("raw", dataset), ("cleaned", dataset), ("quarantine", dataset),
               ("quarantine", f"{dataset}__duplicates")]
     snapshot = {}
     for schema, name in tables:
         columns = [r[0] for r in query(
             f"select column_name from duckdb_columns() where schema_name = '{schema}' "
-            f"and table_name = '{name}' order by column_index") if r[0] != "_run_id"]
+            f"and table_name = '{name}' order by column_name") if r[0] != "_run_id"]
         if not columns:
             continue
         select = ", ".join(f'"{c}"' for c in columns)

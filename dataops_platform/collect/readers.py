@@ -206,8 +206,12 @@ def stage_file(
             if not relation:
                 conn.execute(f"create or replace table {target} as select {lineage_sql} limit 0")
                 return []
+            # the contract's columns first, in contract order, then any others as delivered:
+            # the raw table's layout then does not depend on which file arrived first
+            known = [c.source_name for c in contract.columns if c.source_name in columns]
+            ordered = known + [c for c in columns if c not in known]
             values = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
-                               for c in columns)
+                               for c in ordered)
             # Rows keep file order (DuckDB preserves insertion order), so the table's rowid
             # gives each row's number in the file without a costly window over all rows.
             conn.execute(f"create or replace table {target} as select {values}, {lineage_sql} "
