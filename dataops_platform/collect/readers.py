@@ -148,11 +148,16 @@ def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, l
 def _json_relation(conn: duckdb.DuckDBPyConnection, path: Path,
                    fmt: FileFormat) -> tuple[str, list[str]]:
     layout = "newline_delimited" if fmt is FileFormat.ndjson else "array"
+    # Keys in order of first appearance (object number, then place in the object). WITH
+    # ORDINALITY numbers objects in file order even when DuckDB scans in parallel; a
+    # ``row_number() over ()`` does not, and made the column order vary from run to run.
     keys = [row[0] for row in conn.execute(
         f"""select k from (
-              select unnest(json_keys(json)) as k, row_number() over () as rn
-              from read_json_objects({literal(str(path))}, format={literal(layout)}))
-            group by k order by min(rn)"""
+              select unnest(ks) as k, unnest(range(1, len(ks) + 1)) as i, o from (
+                select json_keys(json) as ks, ordinality as o
+                from read_json_objects({literal(str(path))}, format={literal(layout)})
+                     with ordinality))
+            group by k order by min([o, i])"""
     ).fetchall()]
     if not keys:
         return "", []
