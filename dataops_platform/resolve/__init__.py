@@ -1,0 +1,1 @@
+"""Entity resolution: matching records across datasets into stable entities and golden records."""

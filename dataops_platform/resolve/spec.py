@@ -1,0 +1,142 @@
+"""The entity contract: which datasets describe the same real-world entity, and how to match.
+
+One YAML file per entity in ``<contracts>/entities/`` (beside the dataset contracts). A user
+who names only the fields gets working defaults: the comparison is inferred from the field
+name, blocking from the comparisons, thresholds from what the generated benchmark showed.
+
+    name: customer
+    sources:
+      - {dataset: customers, id: customer_id}
+      - {dataset: webshop_customers, id: account_id, fields: {email: email_address}}
+    fields: [first_name, last_name, email, birth_date, city]
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Compare(str, Enum):
+    """How one field of two records is compared (each gives a similarity in [0, 1])."""
+
+    exact = "exact"          # equal after trim/lower
+    fuzzy = "fuzzy"          # Jaro-Winkler on the normalized text
+    name = "name"            # fuzzy, plus nicknames (Bill = William) and initials
+    phonetic = "phonetic"    # same sound (Meier = Mayer), fuzzy otherwise
+    date = "date"            # equal, or one typo / transposed digits / day-month swap
+    numeric = "numeric"      # within ``tolerance`` (absolute)
+    email = "email"          # lower-cased, '+tag' and gmail dots removed, then exact
+    phone = "phone"          # digits only, the last 9 compared
+
+
+class Survivor(str, Enum):
+    """Which source record gives a golden record's field value."""
+
+    most_recent = "most_recent"      # the record ingested last (then the higher priority)
+    most_complete = "most_complete"  # the longest non-empty value (then most recent)
+    source_priority = "source_priority"  # the first source in ``sources`` order that has one
+
+
+def default_compare(field: str) -> Compare:
+    """What a field named like this usually needs."""
+    if "email" in field:
+        return Compare.email
+    if "phone" in field or "mobile" in field:
+        return Compare.phone
+    if "date" in field or "birth" in field or field.endswith("_on"):
+        return Compare.date
+    if "name" in field:
+        return Compare.name
+    if field in ("zip", "postcode", "postal_code", "country", "gender"):
+        return Compare.exact
+    return Compare.fuzzy
+
+
+class FieldSpec(_Strict):
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    compare: Compare | None = Field(default=None, description="Default: from the field name.")
+    tolerance: float = Field(default=0.0, ge=0, description="numeric: largest equal difference.")
+    survivorship: Survivor | None = Field(default=None, description="Default: the entity's.")
+
+    @property
+    def method(self) -> Compare:
+        return self.compare or default_compare(self.name)
+
+
+class SourceSpec(_Strict):
+    dataset: Annotated[str, Field(pattern=IDENTIFIER)]
+    id: Annotated[str, Field(pattern=IDENTIFIER)] = Field(
+        description="The record's key within the dataset (its primary key).")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="Entity field -> the dataset's column, where they differ.")
+    order_by: str = Field(
+        default="_ingested_at",
+        description="Which version of a record delivered in several files wins: the latest by "
+                    "this column (cross-file exact dedup on the id).")
+
+    def column(self, field: str) -> str:
+        return self.fields.get(field, field)
+
+
+class Decision(_Strict):
+    """Pairs scoring >= match are the same entity; review <= score < match go to review."""
+
+    match: float = Field(default=0.9, gt=0, le=1)
+    review: float = Field(default=0.6, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Decision:
+        if self.review > self.match:
+            raise ValueError(f"decision: review ({self.review}) must not exceed match ({self.match})")
+        return self
+
+
+class EntitySpec(_Strict):
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    description: str = ""
+    sources: list[SourceSpec] = Field(min_length=1)
+    fields: list[FieldSpec] = Field(min_length=1)
+    blocking: list[list[str]] = Field(
+        default_factory=list,
+        description="Candidate pairs share all fields of at least one rule (values normalized as "
+                    "for comparison); default: one rule per exact/email/phone/date field, plus "
+                    "the phonetic code of each name field.")
+    decision: Decision = Decision()
+    survivorship: Survivor = Survivor.most_recent
+    group: str = "entities"
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _names_alone(cls, value: object) -> object:
+        """``fields: [first_name, email]`` is short for ``[{name: first_name}, ...]``."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> EntitySpec:
+        names = [f.name for f in self.fields]
+        unknown = sorted({c for rule in self.blocking for c in rule} - set(names))
+        if unknown:
+            raise ValueError(f"blocking: {unknown} are not among the fields {names}")
+        for source in self.sources:
+            extra = sorted(set(source.fields) - set(names))
+            if extra:
+                raise ValueError(f"sources[{source.dataset}].fields: {extra} are not among the "
+                                 f"fields {names}")
+        datasets = [s.dataset for s in self.sources]
+        if len(set(datasets)) != len(datasets):
+            raise ValueError(f"sources: a dataset is listed twice ({datasets})")
+        return self
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
