@@ -369,7 +369,7 @@ def test_load_contracts_reports_every_problem_of_every_file(tmp_path):
         ("beta.yml", "line 3, column 1"),
     ]
     text = str(error)
-    assert text.startswith("3 problem(s) in dataset contracts:")
+    assert text.startswith("3 problem(s) in contracts:")
     for problem in error.problems:
         assert f"  - {problem}" in text
     assert str(alpha) in text

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dataops_platform.contracts.model import Contract
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class ContractError(Exception):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"{len(problems)} problem(s) in dataset contracts:\n{lines}\n"
+            f"{len(problems)} problem(s) in contracts:\n{lines}\n"
             "Fix the contract file(s) above; `dataops contracts validate` re-checks them."
         )
 
@@ -57,8 +60,12 @@ def _field_path(loc: tuple[int | str, ...], data: object) -> str:
     return "".join(parts)
 
 
-def parse_contract(path: Path) -> Contract:
-    """Parse one contract file; raise ContractError listing all of its problems."""
+def parse_model(path: Path, model: type[M], what: str) -> M:
+    """Parse one YAML file into ``model``; raise ContractError listing all of its problems.
+
+    ``what`` says what the mapping must hold (for a file that is not a mapping at all).
+    The top-level ``name`` must match the file name, so each thing has exactly one file.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -71,16 +78,13 @@ def parse_contract(path: Path) -> Contract:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ContractError([ContractProblem(path, where, f"is not valid YAML: {problem}")]) from None
     if not isinstance(data, dict):
-        raise ContractError(
-            [ContractProblem(path, "", "must be a YAML mapping with name, source and columns")]
-        )
+        raise ContractError([ContractProblem(path, "", f"must be a YAML mapping with {what}")])
     problems: list[ContractProblem] = []
     if data.get("name") != path.stem:
         problems.append(ContractProblem(path, "name", f"{data.get('name')!r} must match the file "
-                                        f"name '{path.stem}' so each dataset has exactly one "
-                                        "contract file"))
+                                        f"name '{path.stem}' so each has exactly one file"))
     try:
-        contract = Contract.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
@@ -94,7 +98,12 @@ def parse_contract(path: Path) -> Contract:
         raise ContractError(problems) from None
     if problems:
         raise ContractError(problems)
-    return contract
+    return parsed
+
+
+def parse_contract(path: Path) -> Contract:
+    """Parse one dataset contract file; raise ContractError listing all of its problems."""
+    return parse_model(path, Contract, "name, source and columns")
 
 
 def contract_files(folder: Path) -> list[Path]:
