@@ -180,7 +180,9 @@ def _email_variant(value: str, person: dict[str, Any], rng: random.Random) -> st
         return f"{_typo(local, rng)}@{domain}"
     first = (person.get("first_name") or "x").strip().lower() or "x"
     last = (person.get("last_name") or "y").strip().lower() or "y"
-    return _email(first, last, None, rng)  # a different address altogether
+    other = _email(first, last, None, rng)  # a different address altogether; the suffix keeps
+    local, _, domain = other.partition("@")  # it from being another person's real address
+    return f"{local}{rng.randrange(100, 1000)}@{domain}"
 
 
 def _nickname(value: str, rng: random.Random) -> str:
@@ -316,8 +318,9 @@ class _People:
         else:  # parent/child with the same name at the same address
             person["first_name"] = base["first_name"]
             person["postcode"] = base["postcode"]
-            person["birth_date"] = (base_born + timedelta(days=rng.randint(20 * 365, 35 * 365))
-                                    ).isoformat()
+            gap = timedelta(days=rng.randint(20 * 365, 35 * 365))
+            child = base_born + gap
+            person["birth_date"] = (child if child.year <= 2008 else base_born - gap).isoformat()
         person["email"] = self.unique_email(person["first_name"], person["last_name"],
                                             date.fromisoformat(person["birth_date"]))
         return person
