@@ -134,3 +134,26 @@ def test_generator_is_seeded_labelled_and_corrupts_without_birth_date():
            "country": "DE"}
     copies = [corrupt_person(crm, random.Random(i)) for i in range(50)]
     assert all(set(c) == set(crm) for c in copies) and any(c != crm for c in copies)
+
+
+def test_phone_phonetic_numeric_and_no_date_field():
+    """The other methods, on a spec shaped like the demo CRM (no birth date) plus three fields."""
+    spec = EntitySpec(name="c", sources=[{"dataset": "a", "id": "id"}], fields=[
+        "first_name", "last_name", "email", "city", "country", "phone",
+        {"name": "maiden_name", "compare": "phonetic"},
+        {"name": "age", "compare": "numeric", "tolerance": 1}])
+    conn = duckdb.connect()
+    conn.execute("""CREATE TABLE r AS SELECT * FROM (VALUES
+        ('a:1', 'a', 'Bill', 'Smith', 'b@x.de', 'Berlin', 'DE', '+49 170 1234567', 'Meier', '41'),
+        ('a:2', 'a', 'William', 'Smith', NULL, 'Berlin', 'de', '0170-1234567', 'Mayer', '42'),
+        ('a:3', 'a', 'Anna', 'Smith', 'anna@x.de', 'Bonn', 'DE', '0170 7654321', 'Schulz', '60'))
+        t(record_id, source, first_name, last_name, email, city, country, phone, maiden_name, age)""")
+    score_pairs(conn, spec, "r", "out")
+    rows = {(a, b): rest for a, b, *rest in conn.execute(
+        "SELECT left_id, right_id, score, sim_phone, sim_maiden_name, sim_age, sim_email FROM out"
+    ).fetchall()}
+    score, phone, maiden, age, email = rows[("a:1", "a:2")]
+    assert (phone, age, email) == (1.0, 1.0, None)  # last 9 digits; within tolerance; one side missing
+    assert 0.9 <= maiden < 1.0  # Meier / Mayer sound the same
+    assert score >= spec.decision.match
+    assert all(r[0] < spec.decision.match for pair, r in rows.items() if "a:3" in pair)

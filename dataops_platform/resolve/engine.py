@@ -74,10 +74,10 @@ def default_rules(spec: EntitySpec) -> list[list[Part]]:
     alone gave 1.4M pairs at 100k for +0.03% of true pairs; a postcode with one name's
     Soundex 22M of 26M pairs at 1M)."""
     by = {f.name: f.method for f in spec.fields}
-    names = [f for f, m in by.items() if m in _PHONETIC]
+    names = [f for f, m in by.items() if m is Compare.name]
     dates = [f for f, m in by.items() if m is Compare.date]
-    exacts = [f for f, m in by.items() if m in (Compare.exact, Compare.numeric)]
-    places = [f for f, m in by.items() if m is Compare.fuzzy]
+    exacts = [f for f, m in by.items() if m is Compare.exact]
+    places = [f for f, m in by.items() if m in (Compare.fuzzy, Compare.phonetic)]
     rules: list[list[Part]] = [[(f, "key")] for f, m in by.items() if m in (Compare.email, Compare.phone)]
     for d in dates:
         rules += [[(d, "key"), (x, "key")] for x in exacts]
@@ -191,8 +191,8 @@ def _key_sql(spec: EntitySpec, rule: Sequence[Part]) -> str:
             return f"left({_q('n_' + field)}, {4 if method is Compare.date else 3})"
         return col
 
-    named = [part(f, k) for f, k in rule if spec.field(f).method in _PHONETIC]
-    other = [part(f, k) for f, k in rule if spec.field(f).method not in _PHONETIC]
+    named = [part(f, k) for f, k in rule if spec.field(f).method is Compare.name]
+    other = [part(f, k) for f, k in rule if spec.field(f).method is not Compare.name]
     pieces = list(other)
     if len(named) > 1:
         pieces.append(f"array_to_string(list_sort([{', '.join(named)}]), '~')")
