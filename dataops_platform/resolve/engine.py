@@ -205,26 +205,37 @@ def _key_sql(spec: EntitySpec, rule: Sequence[Part]) -> str:
 
 def _candidates(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: str, tmp: str,
                 new: str | None) -> None:
+    """Table ``pairs`` (l < r) of records sharing a blocking key held by 2..MAX_BLOCK records."""
     rules = [[(f, "key") for f in rule] for rule in spec.blocking] or default_rules(spec)
     keys = " UNION ALL ".join(f"SELECT record_id, {i} AS rule, {_key_sql(spec, r)} AS key FROM {norm}"
                               for i, r in enumerate(rules))
-    conn.execute(f"""CREATE OR REPLACE TEMP TABLE {tmp}_keys AS
-        SELECT record_id, rule, key FROM (
-            SELECT *, count(*) OVER (PARTITION BY rule, key) AS size
-            FROM ({keys}) WHERE key IS NOT NULL)
-        WHERE size BETWEEN 2 AND {MAX_BLOCK}""")
     if new is None:
+        conn.execute(f"""CREATE OR REPLACE TEMP TABLE {tmp}_keys AS
+            SELECT record_id, rule, key FROM (
+                SELECT *, count(*) OVER (PARTITION BY rule, key) AS size
+                FROM ({keys}) WHERE key IS NOT NULL)
+            WHERE size BETWEEN 2 AND {MAX_BLOCK}""")
         conn.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
             SELECT DISTINCT a.record_id AS l, b.record_id AS r
             FROM {tmp}_keys a JOIN {tmp}_keys b
               ON a.rule = b.rule AND a.key = b.key AND a.record_id < b.record_id""")
-    else:
-        conn.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
-            WITH fresh AS (SELECT * FROM {tmp}_keys
-                           WHERE record_id IN (SELECT CAST(record_id AS VARCHAR) FROM {new}))
-            SELECT DISTINCT least(a.record_id, b.record_id) AS l, greatest(a.record_id, b.record_id) AS r
-            FROM fresh a JOIN {tmp}_keys b
-              ON a.rule = b.rule AND a.key = b.key AND a.record_id <> b.record_id""")
+        return
+    # incremental: only blocks that hold a new record are sized and joined (same MAX_BLOCK
+    # semantics as a full run: a block's size counts all its records, old and new)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {tmp}_all AS SELECT * FROM ({keys}) WHERE key IS NOT NULL")
+    conn.execute(f"""CREATE OR REPLACE TEMP TABLE {tmp}_keys AS
+        WITH touched AS (SELECT DISTINCT rule, key FROM {tmp}_all
+                         WHERE record_id IN (SELECT CAST(record_id AS VARCHAR) FROM {new})),
+        blocks AS (SELECT a.* FROM {tmp}_all a SEMI JOIN touched t ON t.rule = a.rule AND t.key = a.key)
+        SELECT record_id, rule, key FROM (
+            SELECT *, count(*) OVER (PARTITION BY rule, key) AS size FROM blocks)
+        WHERE size BETWEEN 2 AND {MAX_BLOCK}""")
+    conn.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
+        WITH fresh AS (SELECT * FROM {tmp}_keys
+                       WHERE record_id IN (SELECT CAST(record_id AS VARCHAR) FROM {new}))
+        SELECT DISTINCT least(a.record_id, b.record_id) AS l, greatest(a.record_id, b.record_id) AS r
+        FROM fresh a JOIN {tmp}_keys b
+          ON a.rule = b.rule AND a.key = b.key AND a.record_id <> b.record_id""")
 
 
 def _score(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: str,
@@ -303,5 +314,5 @@ def score_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str,
         _candidates(conn, spec, norm, pairs, tmp, new)
         return _score(conn, spec, norm, pairs, target)
     finally:
-        for suffix in ("_nick", "_base", "_norm", "_codes", "_keys", "_pairs"):
+        for suffix in ("_nick", "_base", "_norm", "_codes", "_all", "_keys", "_pairs"):
             conn.execute(f"DROP TABLE IF EXISTS {tmp}{suffix}")
