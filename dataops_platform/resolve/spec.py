@@ -108,8 +108,9 @@ class EntitySpec(_Strict):
     blocking: list[list[str]] = Field(
         default_factory=list,
         description="Candidate pairs share all fields of at least one rule (values normalized as "
-                    "for comparison); default: one rule per exact/email/phone/date field, plus "
-                    "the phonetic code of each name field.")
+                    "for comparison; name fields by Soundex, in either order); default "
+                    "(resolve.engine.default_rules): each email/phone field alone, each date or "
+                    "exact field with name codes or initials, each fuzzy field with the names.")
     decision: Decision = Decision()
     survivorship: Survivor = Survivor.most_recent
     group: str = "entities"
