@@ -25,6 +25,8 @@ from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
 from dataops_platform.quality.rule_checks import build_rule_checks, is_rule_check
 from dataops_platform.quality.scorecard import build_scorecard
+from dataops_platform.resolve.assets import EntityAssets, build_entity_assets
+from dataops_platform.resolve.loader import load_entity_specs
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
@@ -76,8 +78,9 @@ def build_dataset(contract: Contract) -> DatasetAssets:
 
 
 CURATED_JOB = dg.define_asset_job(
-    "curated", selection=dg.AssetSelection.key_prefixes(["curated"], ["audit"]),
-    description="Rebuild every curated mart (candidate, audit checks, publish) and the scorecard.")
+    "curated", selection=dg.AssetSelection.key_prefixes(["curated"], ["audit"], ["entities"]),
+    description="Resolve the entities and rebuild every curated mart (candidate, audit checks, "
+                "publish) and the scorecard.")
 CURATED_CHECK_JOB_NAME = "check_curated"
 
 
@@ -98,6 +101,7 @@ class Platform:
     definitions: dg.Definitions
     datasets: list[DatasetAssets]
     lake_datasets: list[LakeDataset] = field(default_factory=list)  # 'format: files'
+    entities: list[EntityAssets] = field(default_factory=list)  # contracts/entities/*.yaml
 
 
 def build_platform(settings: Settings, contracts: list[Contract] | None = None) -> Platform:
@@ -109,8 +113,12 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
     lake_sets = [build_lake_dataset(c, dg.DynamicPartitionsDefinition(name=partitions_def_name(c)))
                  for c in contracts if c.lake_only]
     names = {c.name for c in contracts}
-    curated = curated_assets() if {"orders", "customers", "products"} <= names else []
-    checks = [c for d in datasets for c in d.checks] + (curated_checks() if curated else [])
+    marts = curated_assets() if {"orders", "customers", "products"} <= names else []
+    entities = [build_entity_assets(spec)
+                for spec in load_entity_specs(settings.contracts_dir, contracts)]
+    curated = marts + [a for e in entities for a in e.assets]
+    checks = [c for d in datasets for c in d.checks] + (curated_checks() if marts else []) \
+        + [c for e in entities for c in e.all_checks]
     retention_jobs, retention_schedules = build_retention(contracts)
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
@@ -133,7 +141,7 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),
     )
-    return Platform(definitions, datasets, lake_sets)
+    return Platform(definitions, datasets, lake_sets, entities)
 
 
 def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:

@@ -8,7 +8,8 @@ from dataops_platform.cli.main import cli
 from dataops_platform.definitions import defs
 
 COMMANDS = [[], ["up"], ["demo"], ["run"], ["check"], ["contracts"], ["contracts", "validate"],
-            ["generate"], ["rollback"], ["versions"], ["serve-sql"]]
+            ["generate"], ["rollback"], ["versions"], ["serve-sql"], ["review"],
+            ["review", "list"], ["review", "decide"]]
 
 
 def test_code_location_loads_with_the_expected_assets_checks_and_sensors(settings):
@@ -19,6 +20,7 @@ def test_code_location_loads_with_the_expected_assets_checks_and_sensors(setting
         assert {f"{layer}/customers", f"{layer}/orders", f"{layer}/products"} <= keys
     assert {"curated/enriched_orders", "curated/daily_revenue",
             "curated/customer_lifetime_value"} <= keys
+    assert {"entities/customer", "entities/customer_matches", "curated/customer_golden"} <= keys
     checks = {(k.asset_key.to_user_string(), k.name)
               for k in definitions.resolve_asset_graph().asset_check_keys}
     assert ("cleaned/orders", "row_conservation") in checks
@@ -43,7 +45,7 @@ def test_contracts_validate_passes_on_the_demo_and_lists_every_problem(settings,
     runner = CliRunner()
     ok = runner.invoke(cli, ["contracts", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert "3 contract(s) valid" in ok.output
+    assert "4 dataset contract(s) and 1 entity contract(s) valid" in ok.output
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -58,6 +60,26 @@ def test_contracts_validate_passes_on_the_demo_and_lists_every_problem(settings,
                      "b.yaml: columns[0] (x).nulable", "unknown field"):
         assert expected in text, text
     assert "Traceback" not in text
+
+
+def test_a_broken_entity_contract_is_reported_by_file_and_field(settings):
+    entity = settings.contracts_dir / "entities" / "customer.yaml"
+    entity.write_text("name: customer\nsources:\n  - {dataset: crm, id: customer_id}\n"
+                      "  - {dataset: webshop_customers, id: account_no}\n"
+                      "fields: [first_name, {name: email, compare: fuzzyy}]\n"
+                      "blocking: [[first_name]]\n")
+    bad = CliRunner().invoke(cli, ["contracts", "validate"])
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert "customer.yaml: fields[1] (email).compare" in bad.output, bad.output
+    entity.write_text("name: customer\nsources:\n  - {dataset: crm, id: customer_id}\n"
+                      "  - {dataset: webshop_customers, id: account_no}\nfields: [first_name]\n")
+    bad = CliRunner().invoke(cli, ["contracts", "validate"])
+    for expected in ("sources[0] (crm): dataset 'crm' has no contract",
+                     "sources[1] (webshop_customers).id: dataset 'webshop_customers' has no "
+                     "column 'account_no'"):
+        assert expected in bad.output, bad.output
+    run = CliRunner().invoke(cli, ["run"])  # the pipeline refuses it the same way
+    assert run.exit_code == 1 and "has no column 'account_no'" in run.output
 
 
 def test_generate_writes_seeded_files_into_the_landing_folder(settings):

@@ -34,7 +34,7 @@ from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
-CURATED_PREFIXES = ("curated", "audit")  # marts, their candidates and the scorecard
+CURATED_PREFIXES = ("curated", "audit", "entities")  # marts, candidates, scorecard, entities
 TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host"
 
 
@@ -248,11 +248,15 @@ def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
             return bool(instance.get_materialized_partitions(key))
         return instance.get_latest_materialization_event(key) is not None
 
+    def will_have_data(key: dg.AssetKey) -> bool:
+        """Has data, or is built earlier in this very run (a mart over the entities)."""
+        return has_data(key) or (key.path[0] in CURATED_PREFIXES and ready(key))
+
     def ready(key: dg.AssetKey) -> bool:
         node = graph.get(key)
         if node.tags.get(ANY_UPSTREAM_TAG) == "any":  # the scorecard reports failures: never held
             return any(has_data(p) for p in node.parent_keys)
-        if not all(has_data(p) for p in node.parent_keys):
+        if not all(will_have_data(p) for p in node.parent_keys):
             return False
         blocking = [f for p in sorted(node.parent_keys)
                     for f in failures.setdefault(p, _failed_blocking_checks(graph, instance, p))]

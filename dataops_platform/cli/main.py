@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dataops_platform.cli.entity_commands import review
 from dataops_platform.contracts import ContractError, load_contracts
 from dataops_platform.contracts.loader import contract_files, parse_contract, reference_problems
+from dataops_platform.resolve.loader import entity_files, load_entity_specs
 from dataops_platform.settings import (
     CONTRACTS_ENV,
     DEMO_SAMPLE_DATA_DIR,
@@ -139,7 +141,9 @@ def run(home: str | None) -> None:
 
 def _validate_or_exit(settings: Settings) -> list:
     try:
-        return load_contracts(settings.contracts_dir)
+        contracts = load_contracts(settings.contracts_dir)
+        load_entity_specs(settings.contracts_dir, contracts)  # their problems, not a traceback
+        return contracts
     except ContractError as exc:
         _fail(str(exc))
         return []
@@ -154,7 +158,8 @@ def _run(settings: Settings) -> None:
     instance = prepare_instance(settings)
     platform = build_platform(settings, contracts)
     result = run_pass(settings, platform, instance)
-    click.echo(render_summary(settings, platform.datasets, result))
+    click.echo(render_summary(settings, platform.datasets, result,
+                              [e.spec for e in platform.entities]))
     for lake_set in platform.lake_datasets:  # lake-only: files kept and catalogued
         name = lake_set.contract.name
         click.echo(f"lake-only {name}: {len(result.processed.get(name, []))} file(s) kept in "
@@ -449,9 +454,19 @@ def validate(folder: str | None) -> None:
             problems.extend(exc.problems)
             click.secho(f"FAIL  {file.name}", fg="red")
     problems.extend(reference_problems(parsed, {f.stem for f in files}))
+    entities = entity_files(path)
+    if not problems and entities:
+        try:
+            for spec in load_entity_specs(path, list(parsed.values())):
+                click.echo(f"ok    entities/{spec.name}.yaml: entity '{spec.name}' from "
+                           f"{', '.join(s.dataset for s in spec.sources)}, "
+                           f"{len(spec.fields)} fields compared")
+        except ContractError as exc:
+            problems.extend(exc.problems)
     if problems:
         _fail(str(ContractError(problems)))
-    click.echo(f"{len(files)} contract(s) valid.")
+    click.echo(f"{len(files)} dataset contract(s)"
+               + (f" and {len(entities)} entity contract(s)" if entities else "") + " valid.")
 
 
 @cli.command()
@@ -470,6 +485,8 @@ def generate(rows: int, seed: int, days: int, out: str | None) -> None:
         click.echo(f"wrote {path}")
     click.echo(f"{len(produced.files)} file(s) in {target}")
 
+
+cli.add_command(review)
 
 if __name__ == "__main__":
     cli()

@@ -11,7 +11,10 @@ from dataops_platform.quality.checks import ledger_totals
 from dataops_platform.quality.rule_checks import PREFIX as RULE_PREFIX
 from dataops_platform.quality.rule_checks import is_rule_check
 from dataops_platform.quality.trace import FileTrace, RowHits
+from dataops_platform.resolve import state as resolve_state
+from dataops_platform.resolve.spec import EntitySpec
 from dataops_platform.settings import Settings
+from dataops_platform.storage.sql import table_exists
 from dataops_platform.storage.warehouse import connect
 
 
@@ -25,8 +28,33 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def entity_lines(settings: Settings, specs: Sequence[EntitySpec]) -> list[str]:
+    """One line per resolved entity: records, entities, matches, the review backlog."""
+    if not specs or not settings.warehouse_path.exists():
+        return []
+    lines = []
+    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    try:
+        for spec in specs:
+            if not table_exists(conn, resolve_state.SCHEMA, f"{spec.name}__runs"):
+                continue
+            last = conn.execute(f"select records, entities, matched_records, pending_review "
+                                f"from {resolve_state.part(spec, 'runs')} "
+                                "order by recorded_at desc limit 1").fetchall()
+            if last:
+                records, entities, matched, pending = last[0]
+                lines.append(f"entity {spec.name}: {records} records -> {entities} entities "
+                             f"({matched} records share an entity), golden records in "
+                             f"curated.{spec.name}_golden"
+                             + (f"; {pending} pair(s) wait for review "
+                                f"(`dataops review list {spec.name}`)" if pending else ""))
+    finally:
+        conn.close()
+    return lines
+
+
 def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
-                   result: PassResult) -> str:
+                   result: PassResult, entities: Sequence[EntitySpec] = ()) -> str:
     decisions = summarize_decisions(result.decisions)
     rows: list[list[object]] = []
     unbalanced = []
@@ -62,6 +90,7 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     if curated:
         ok = sum(c.passed for c in curated)
         out.append(f"curated marts: {ok}/{len(curated)} checks passed")
+    out.extend(entity_lines(settings, entities))
     out.append("every row accounted for (rows in = cleaned + quarantined + duplicates)"
                if not unbalanced else f"ROWS UNACCOUNTED FOR in: {', '.join(unbalanced)}")
     for check in result.checks:

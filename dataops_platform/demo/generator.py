@@ -214,6 +214,8 @@ class GeneratedFiles:
 
     files: list[Path]
     expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    # web-shop account -> the CRM customer it really is (None: not a CRM customer)
+    webshop_truth: dict[str, int | None] = field(default_factory=dict)
 
 
 CUSTOMER_KEYS = (
@@ -330,6 +332,19 @@ def generate(out_dir: Path, rows: int = 2000, seed: int = 7, days: int = 3) -> G
         writer.writerows(update_rows)
     files.insert(1, update_path)
 
+    # The web shop's accounts: many are CRM customers who typed themselves in again (typos,
+    # nicknames, swapped names, other email spellings); the rest are shop-only people, some
+    # with the same name as a CRM customer. Its own generator: the files above stay as they were.
+    webshop_rows, webshop_truth = _webshop(random.Random(seed + 1), customer_records)
+    shop_day = BASE_DATE + timedelta(days=1)
+    webshop_path = out_dir / "webshop_customers" / f"webshop_customers_{shop_day:%Y-%m-%d}.csv"
+    webshop_path.parent.mkdir(parents=True, exist_ok=True)
+    with webshop_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(WEBSHOP_HEADER)
+        writer.writerows(webshop_rows)
+    files.append(webshop_path)
+
     order_tally["files"] = days
     order_tally["resend_files"] = 1
     order_tally["resend_rows"] = len(day_lines[0])
@@ -340,7 +355,13 @@ def generate(out_dir: Path, rows: int = 2000, seed: int = 7, days: int = 3) -> G
             "orders": _as_counts(order_tally, ORDER_COUNT_KEYS),
             "products": _as_counts(product_tally, PRODUCT_KEYS),
             "customers_update": dict(update_tally),
+            "webshop_customers": {
+                "rows": len(webshop_rows),
+                "crm_customers": sum(v is not None for v in webshop_truth.values()),
+                "shop_only": sum(v is None for v in webshop_truth.values()),
+            },
         },
+        webshop_truth=webshop_truth,
     )
 
 
@@ -505,6 +526,11 @@ def _customers(rng: random.Random, n: int
     """Customer rows (file order), their tally, the ids orders may safely reference, and
     the records delivered clean (the next snapshot repeats some of them, moved)."""
     records = [_customer_record(rng, i) for i in range(1, n + 1)]
+    seen: set[str] = set()
+    for rec in records:  # an address is one person's: a namesake's gets their customer number
+        if rec["local"] in seen:
+            rec["local"] = f"{rec['local']}{rec['id']}"
+        seen.add(rec["local"])
     k = max(1, n // 50)
     roles = _assign_roles(
         rng,
@@ -561,6 +587,46 @@ def _customer_update(rng: random.Random, records: list[dict[str, Any]],
     rows.extend((rec["id"], _customer_row(rng, rec, None)[0]) for rec in fresh)
     rows.sort(key=lambda item: item[0])
     return [row for _, row in rows], Counter(rows=len(rows), moved=len(moved), new=len(fresh))
+
+
+# --- web-shop accounts ---------------------------------------------------------------------
+
+WEBSHOP_HEADER = ["account_id", "first_name", "last_name", "email", "city", "country",
+                  "registered_at"]
+
+
+def _webshop(rng: random.Random, crm: list[dict[str, Any]]
+             ) -> tuple[list[list[str]], dict[str, int | None]]:
+    """Accounts for 60% of the clean CRM customers (as the person typed them) plus shop-only
+    people (a fifth of them namesakes of a CRM customer); returns rows and the truth."""
+    from dataops_platform.demo.people import corrupt_person
+
+    known = rng.sample(crm, int(len(crm) * 0.6))
+    people: list[tuple[dict[str, Any], int | None]] = []
+    for rec in known:
+        person = {"first_name": rec["first"], "last_name": rec["last"],
+                  "email": f"{rec['local']}@{rec['domain']}".lower(), "city": rec["city"],
+                  "country": rec["country"]}
+        people.append((corrupt_person(person, rng), rec["id"]))
+    for i in range(max(5, len(crm) // 10)):
+        rec = _customer_record(rng, -1 - i)
+        if i % 5 == 0:  # a namesake: same name as a CRM customer, another person
+            twin = rng.choice(crm)
+            rec.update(first=twin["first"], last=twin["last"], local=f"{_ascii(twin['first'])}"
+                       f".{_ascii(twin['last'])}{rng.randrange(10, 99)}")
+        people.append(({"first_name": rec["first"], "last_name": rec["last"],
+                        "email": f"{rec['local']}@{rec['domain']}".lower(), "city": rec["city"],
+                        "country": rec["country"]}, None))
+    rng.shuffle(people)
+    rows, truth = [], {}
+    start = datetime(2024, 1, 1)
+    for n, (person, crm_id) in enumerate(people, start=1):
+        account = f"W-{n:06d}"
+        truth[account] = crm_id
+        registered = start + timedelta(minutes=rng.randrange(1_000_000))
+        rows.append([account, *(person.get(k) or "" for k in WEBSHOP_HEADER[1:6]),
+                     f"{registered:%Y-%m-%d %H:%M:%S}"])
+    return rows, truth
 
 
 # --- products ------------------------------------------------------------------------------

@@ -78,6 +78,11 @@ class SourceSpec(_Strict):
         description="The record's key within the dataset (its primary key).")
     fields: dict[str, str] = Field(
         default_factory=dict, description="Entity field -> the dataset's column, where they differ.")
+    deduplicated: bool = Field(
+        default=False,
+        description="The source's ids are already one per real entity (a curated CRM): its "
+                    "records never match each other, and a record joins at most one of them "
+                    "(its best match), so a look-alike cannot bridge two of them.")
     order_by: str = Field(
         default="_ingested_at",
         description="Which version of a record delivered in several files wins: the latest by "
@@ -100,6 +105,18 @@ class Decision(_Strict):
         return self
 
 
+class EntityChecks(_Strict):
+    """Thresholds of the checks on the entity table (each a warning when crossed)."""
+
+    max_entity_drift: float = Field(
+        default=0.25, ge=0, description="Largest relative change of the entity count per run.")
+    min_matched_share: float = Field(
+        default=0.01, ge=0, le=1,
+        description="Smallest share of records that share their entity with another record.")
+    max_pending_review: int = Field(default=100, ge=0,
+                                    description="Most undecided pairs in the review table.")
+
+
 class EntitySpec(_Strict):
     name: Annotated[str, Field(pattern=IDENTIFIER)]
     description: str = ""
@@ -113,6 +130,7 @@ class EntitySpec(_Strict):
                     "exact field with name codes or initials, each fuzzy field with the names.")
     decision: Decision = Decision()
     survivorship: Survivor = Survivor.most_recent
+    checks: EntityChecks = EntityChecks()
     group: str = "entities"
 
     @field_validator("fields", mode="before")
@@ -138,6 +156,10 @@ class EntitySpec(_Strict):
         if len(set(datasets)) != len(datasets):
             raise ValueError(f"sources: a dataset is listed twice ({datasets})")
         return self
+
+    @property
+    def deduplicated_sources(self) -> list[str]:
+        return [s.dataset for s in self.sources if s.deduplicated]
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
