@@ -244,7 +244,7 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     other = generate(tmp_path / "c", rows=400, seed=12, days=2)
     names = [p.relative_to(tmp_path / "a") for p in first.files]
     assert names == [p.relative_to(tmp_path / "b") for p in second.files]
-    assert len(names) == 6  # customers and their update, 2 order days, the resend, products
+    assert len(names) == 7  # customers and their update, 2 order days, the resend, products, shop
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert first.expected == second.expected
@@ -256,7 +256,7 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
 
 def test_files_land_where_the_contracts_look(generated: tuple[Path, GeneratedFiles]) -> None:
     out, result = generated
-    for name in ("customers", "orders", "products"):
+    for name in ("customers", "orders", "products", "webshop_customers"):
         matches = sorted(out.glob(contract(name).landing_glob))
         assert matches, name
         assert set(matches) <= set(result.files)
@@ -264,6 +264,22 @@ def test_files_land_where_the_contracts_look(generated: tuple[Path, GeneratedFil
     assert [p.name for p in day_files(out)] == [
         "orders_2026-11-01.ndjson", "orders_2026-11-02.ndjson", "orders_2026-11-03.ndjson",
     ]
+
+
+def test_web_shop_accounts_carry_their_truth(generated: tuple[Path, GeneratedFiles]) -> None:
+    """Every account is labelled: the CRM customer it really is, or none (shop-only)."""
+    out, result = generated
+    shop = (out / "webshop_customers").glob("*.csv")
+    accounts = [line.split(",")[0] for path in shop for line in path.read_text().splitlines()[1:]]
+    assert sorted(accounts) == sorted(result.webshop_truth)
+    crm_ids = {int(line.split(";")[0]) for path in (out / "customers").glob("*.csv")
+               for line in path.read_text(encoding="latin-1").splitlines()[1:]
+               if line.split(";")[0].isdigit()}
+    known = [c for c in result.webshop_truth.values() if c is not None]
+    assert known and set(known) <= crm_ids
+    counts = result.expected["webshop_customers"]
+    assert (counts["crm_customers"], counts["shop_only"]) == (len(known),
+                                                              len(accounts) - len(known))
 
 
 def test_customers_file_is_latin1_with_the_contract_header(
