@@ -156,6 +156,12 @@ def _adopt_legacy_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
                  [qualified(schema, name), rows, run_id, stored])
 
 
+def as_select(source: str) -> str:
+    """A ``select ...`` as is; a relation name (e.g. a registered DataFrame) selected from."""
+    return source if source.lstrip().lower().startswith(("select", "with", "(")) \
+        else f"select * from {source}"
+
+
 def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
                     run_id: str | None = None) -> Version:
     """Store ``source`` (a ``select ...`` or a registered relation name) as a new version
@@ -171,9 +177,7 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
         number = int(fetch_one(conn, f"select coalesce(max(version), 0) + 1 from {SCHEMA}.versions "
                                      "where table_name = ?", [table_name])[0])
         stored = _version_table(schema, name, number)
-        select = source if source.lstrip().lower().startswith(("select", "with", "(")) \
-            else f"select * from {source}"
-        conn.execute(f"create table {stored} as {select}")
+        conn.execute(f"create table {stored} as {as_select(source)}")
         rows = int(fetch_one(conn, f"select count(*) from {stored}")[0])
         conn.execute(f"insert into {SCHEMA}.versions values (?, ?, 'candidate', ?, now(), null, ?, ?)",
                      [table_name, number, rows, run_id, stored])

@@ -27,10 +27,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from dataops_platform.contracts.model import Write
 from dataops_platform.storage import publish, serving
 from dataops_platform.storage.metadata import column_schema, preview
 from dataops_platform.storage.sql import fetch_one, quote_ident
 from dataops_platform.storage.warehouse import POOL, Warehouse
+from dataops_platform.transform import incremental
 
 PUBLISHES_TAG = "dataops/publishes"  # on a candidate asset: "<schema>.<table>" it is a candidate for
 
@@ -136,11 +138,19 @@ def published_table(
     group_name: str = "shop",
     kinds: frozenset[str] = frozenset({"duckdb", "sql"}),
     automation_condition: dg.AutomationCondition = CURATED_AUTOMATION,
+    write: Write | None = None,
 ) -> PublishedTable:
     """One table published through write-audit-publish: give ``sql`` (a select over the
-    warehouse) or ``frame`` (a function of a connection returning a DataFrame)."""
+    warehouse) or ``frame`` (a function of a connection returning a DataFrame).
+
+    Without ``write`` each candidate is the select's full result; with it (e.g.
+    ``Write(mode="merge", key=["id"], order_by="updated_at")``) the select is a batch
+    applied to the published version by that write mode (``incremental.py``).
+    """
     if (sql is None) == (frame is None):
         raise ValueError(f"published_table('{name}'): give exactly one of sql= or frame=.")
+    if write is not None:
+        incremental.validate(name, write)
     candidate_key = dg.AssetKey([publish.AUDIT_SCHEMA, name])
     check_names = [c.name for c in checks]
 
@@ -153,10 +163,21 @@ def published_table(
         with warehouse.get_connection() as conn:
             if frame is not None:
                 conn.register("_dataops_candidate", frame(conn))
-            version = publish.write_candidate(conn, schema, name, sql or "_dataops_candidate",
-                                              context.run.run_id)
+            source = sql or "_dataops_candidate"
+            write_mode: dict = {}
+            if write is None:
+                version = publish.write_candidate(conn, schema, name, source, context.run.run_id)
+            else:
+                try:
+                    version, base = incremental.write_candidate(conn, schema, name, write, source,
+                                                                context.run.run_id)
+                except ValueError as exc:
+                    raise dg.Failure(str(exc)) from exc
+                write_mode = {"write_mode": write.mode.value,
+                              "built_on_version": base.version if base else None}
             metadata = {
                 "version": version.version,
+                **write_mode,
                 "stored_as": version.stored_as,
                 "dagster/row_count": version.row_count,
                 "dagster/column_schema": column_schema(conn, version.stored_as),
