@@ -161,3 +161,42 @@ def test_write_modes_of_a_mart_are_validated(tmp_path):
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "names column(s) _ingested_at, nope that the mart's select does not return" in \
             str(failure.step_failure_data.error)
+
+
+def test_the_demo_keeps_each_customers_value_tier_history(settings, land, land_samples, one_pass,
+                                                         query):
+    import json
+
+    from dataops_platform.automation.one_pass import prepare_instance
+    from dataops_platform.factory import build_definitions
+
+    land_samples()
+    assert one_pass().ok
+    first = query("select customer_id, value_tier, valid_from from curated.customer_tier_history "
+                  "order by all")
+    assert len(first) == query("select count(*) from curated.customer_lifetime_value")[0][0]
+    assert {r[1] for r in first} == {"bronze", "silver", "gold"}
+    bronze = next(r[0] for r in first if r[1] == "bronze")
+    land("orders/orders_big.ndjson", json.dumps({
+        "order_id": "ORD-8000001", "customer_id": bronze, "sku": "ELE-3802", "qty": 1,
+        "amount": "5000.00", "currency": "EUR", "ordered_at": "2026-11-05T10:00:00",
+        "status": "placed"}) + "\n")
+    assert one_pass().ok
+    history = "select customer_id, value_tier, valid_from, valid_to, is_current " \
+              "from curated.customer_tier_history order by customer_id, valid_from"
+    second = query(history)
+    assert len(second) == len(first) + 1  # one customer changed tier: one new version
+    old, new = [r for r in second if r[0] == bronze]
+    assert (old[1], old[4], new[1], new[4]) == ("bronze", False, "gold", True)
+    assert old[3] == new[2] > old[2]  # closed when the new version starts: the new delivery
+    assert [r[:3] for r in second if r[0] != bronze] == [r for r in first if r[0] != bronze]
+    # re-running the mart with the same inputs publishes the same table
+    instance = prepare_instance(settings)
+    try:
+        assert build_definitions(settings).resolve_job_def("curated").execute_in_process(
+            instance=instance).success
+    finally:
+        instance.dispose()
+    assert query("select max(version) from publish.versions "
+                 "where table_name = 'curated.customer_tier_history'") == [(3,)]
+    assert query(history) == second

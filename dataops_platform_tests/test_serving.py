@@ -37,7 +37,7 @@ def test_a_reader_queries_served_tables_in_a_loop_while_runs_publish(
             assert result.ok, result.failures
             for name, state in _published_state(query).items():
                 published[name].add(state)
-        assert query("select count(*) from publish.history where action = 'publish'")[0][0] == 12
+        assert query("select count(*) from publish.history where action = 'publish'")[0][0] == 16
     finally:
         stop.touch()
         reader.wait(timeout=60)

@@ -121,6 +121,8 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     assert first.ok
     checks = sorted((c.asset, c.check) for c in first.checks if c.asset.startswith("audit/"))
     assert checks == [("audit/customer_lifetime_value", "unique_key"),
+                      ("audit/customer_tier_history", "one_current_version"),
+                      ("audit/customer_tier_history", "unique_key"),
                       ("audit/daily_revenue", "unique_key"),
                       ("audit/enriched_orders", "known_customers"),
                       ("audit/enriched_orders", "unique_key")]
@@ -128,6 +130,7 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     revenue_v1 = query("select count(*), sum(revenue) from curated.daily_revenue")[0]
     assert query("select table_name, version from publish.versions where status = 'published' "
                  "order by 1") == [("curated.customer_lifetime_value", 1),
+                                   ("curated.customer_tier_history", 1),
                                    ("curated.daily_revenue", 1), ("curated.enriched_orders", 1)]
     runner = CliRunner()
     refused = runner.invoke(cli, ["rollback", "curated.daily_revenue"])
