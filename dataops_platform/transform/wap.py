@@ -35,6 +35,10 @@ from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform import incremental
 
 PUBLISHES_TAG = "dataops/publishes"  # on a candidate asset: "<schema>.<table>" it is a candidate for
+# On a run (the `dataops check` gate's job): audit checks evaluate the *published* version
+# (what users query) instead of the latest candidate, and record no verdict.
+AUDIT_TARGET_TAG = "dataops/audit_target"
+AUDIT_PUBLISHED = "published"
 
 
 def published_key(tag_value: str) -> dg.AssetKey:
@@ -111,6 +115,9 @@ def _audit(candidate_key: dg.AssetKey, schema: str, name: str,
     @dg.asset_check(asset=candidate_key, name=check.name, blocking=True, pool=POOL,
                     description=f"Audit before publishing {schema}.{name}: {check.description}")
     def audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        if context.run.tags.get(AUDIT_TARGET_TAG) == AUDIT_PUBLISHED:
+            with warehouse.get_connection() as conn:
+                return _audit_published(conn, schema, name, check)
         with warehouse.get_connection() as conn:
             version = publish.latest_candidate(conn, schema, name)
             if version is None:
@@ -121,9 +128,30 @@ def _audit(candidate_key: dg.AssetKey, schema: str, name: str,
             passed=passed, severity=dg.AssetCheckSeverity.ERROR,
             description=None if passed else f"version {version.version} of {schema}.{name} is "
             f"not published; inspect it as {publish.AUDIT_SCHEMA}.{name}",
-            metadata={**metadata, "version": version.version, "audited_table": version.stored_as})
+            metadata={**metadata, "version": version.version, "audited_table": version.stored_as,
+                      "audited": "candidate"})
 
     return audit
+
+
+def _audit_published(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
+                     check: AuditCheck) -> dg.AssetCheckResult:
+    """The check on the version users query (``<schema>.<name>``), e.g. in ``dataops check``:
+    a failed candidate that was never published does not fail the gate, a published version
+    that no longer passes does. Not recorded in ``publish.audits`` (those gate publishing)."""
+    version = publish.published(conn, schema, name)
+    if version is None:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{schema}.{name} has no published version: there is nothing to query.",
+            metadata={"audited": AUDIT_PUBLISHED, "audited_table": f"{schema}.{name}"})
+    passed, metadata = check.evaluate(conn, f"{quote_ident(schema)}.{quote_ident(name)}")
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        description=None if passed else f"the published version {version.version} of "
+        f"{schema}.{name} fails {check.name}",
+        metadata={**metadata, "version": version.version, "audited_table": f"{schema}.{name}",
+                  "audited": AUDIT_PUBLISHED})
 
 
 def published_table(
