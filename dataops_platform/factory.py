@@ -87,7 +87,8 @@ def resources(settings: Settings) -> dict[str, object]:
         "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
         "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
         "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
-        "serving_area": ServingArea(root=str(settings.serving_dir)),
+        "serving_area": ServingArea(root=str(settings.serving_dir),
+                                    keep_versions=settings.keep_versions),
     }
 
 

@@ -56,7 +56,7 @@ def test_merge_mart_keeps_the_newest_row_per_key_across_runs_and_reruns_change_n
         assert run(instance).success  # the same inputs again: the same table, a new version
         assert _published(db) == merged
         assert _sql(db, "select version, status from publish.versions order by 1") == [
-            (1, "retired"), (2, "previous"), (3, "published")]
+            (1, "kept"), (2, "previous"), (3, "published")]
         candidate = instance.get_latest_materialization_event(dg.AssetKey(["audit", "m"]))
         metadata = candidate.asset_materialization.metadata
         assert metadata["write_mode"].value == "merge" and metadata["built_on_version"].value == 2

@@ -24,7 +24,6 @@ from dataops_platform.storage import publish
 from dataops_platform.storage.sql import literal, quote_ident
 
 VERSION_KEY = "dataops_version"
-KEEP_FILES = 3  # versioned files kept per table
 
 
 def serving_file(root: Path, schema: str, name: str) -> Path:
@@ -65,16 +64,36 @@ def export(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
     # version, never rewritten; <table>.parquet is the same file under a stable name (a
     # hard link, swapped by rename) for readers that open a file once.
     versioned = target.parent / f"{name}.v{version}.parquet"
-    os.replace(temp, versioned)
+    if served_version(conn, versioned) == version:  # e.g. a rollback: the file is there, whole
+        temp.unlink()
+    else:
+        os.replace(temp, versioned)
     link = target.parent / f".{name}.parquet.tmp-link-{os.getpid()}"
     link.unlink(missing_ok=True)
     os.link(versioned, link)
     os.replace(link, target)
     write_views(root)
-    kept = sorted(target.parent.glob(f"{name}.v*.parquet"), key=lambda p: p.stat().st_mtime_ns)
-    for old in kept[:-KEEP_FILES]:  # a reader that loaded views.sql a moment ago still finds its file
-        old.unlink(missing_ok=True)
+    prune(conn, root, schema, name)
     return target
+
+
+def _file_version(path: Path, name: str) -> int | None:
+    number = path.name[len(name) + 2:-len(".parquet")]
+    return int(number) if number.isdigit() else None
+
+
+def prune(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str) -> list[Path]:
+    """Delete the versioned files of versions the warehouse no longer retains: a reader
+    holding an older views.sql finds its file as long as that version is retained
+    (``publish.KEEP_VERSIONS`` published versions per table)."""
+    keep = {v.version for v in publish.retained(conn, schema, name)}
+    removed = []
+    for path in serving_file(root, schema, name).parent.glob(f"{name}.v*.parquet"):
+        number = _file_version(path, name)
+        if number is not None and number not in keep:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def sync(conn: duckdb.DuckDBPyConnection, root: Path) -> list[Path]:

@@ -62,9 +62,12 @@ PUBLISH_AUTOMATION = dg.AutomationCondition.eager() & NO_BLOCKING_FAILURE_UPSTRE
 
 
 class ServingArea(dg.ConfigurableResource):
-    """Where published tables are exported as Parquet for readers ($DATAOPS_HOME/serving)."""
+    """Where published tables are exported as Parquet for readers ($DATAOPS_HOME/serving),
+    and how many published versions each table keeps (tables and serving files): a reader
+    holding an older views.sql can read its version through ``keep_versions - 1`` publishes."""
 
     root: str
+    keep_versions: int = publish.KEEP_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,8 @@ def published_table(
                   serving_area: ServingArea) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:
             try:
-                swap = publish.publish_candidate(conn, schema, name, check_names, context.run.run_id)
+                swap = publish.publish_candidate(conn, schema, name, check_names, context.run.run_id,
+                                                 keep=serving_area.keep_versions)
             except publish.PublishError as exc:
                 raise dg.Failure(str(exc)) from exc
             serving.sync(conn, Path(serving_area.root))
