@@ -16,7 +16,8 @@
   (``storage/publish.py``) and exports the serving copy (``storage/serving.py``).
 
 Users keep querying ``curated.<name>``; ``dataops rollback curated.<name>`` restores the
-previous version instantly.
+previous version instantly. With ``write=Write(mode=...)`` the candidate is the published
+version with the select applied as a batch by that write mode (``incremental.py``).
 """
 
 from collections.abc import Callable, Sequence
