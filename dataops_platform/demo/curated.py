@@ -135,9 +135,9 @@ customer_lifetime_value = published_table(
 
 def _one_current_version(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[bool, dict]:
     keys, current, broken = fetch_one(conn, f"""
-        select count(*), sum(n), count_if(n <> 1) from
+        select count(*), coalesce(sum(n), 0), coalesce(count_if(n <> 1), 0) from
         (select customer_id, count_if(is_current) as n from {relation} group by 1)""")
-    return broken == 0, {"customers": keys, "current_versions": int(current or 0),
+    return broken == 0, {"customers": keys, "current_versions": int(current),
                          "customers_without_exactly_one": broken}
 
 
