@@ -32,7 +32,7 @@ from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
 from dataops_platform.transform.cleaned_asset import build_cleaned_asset
 from dataops_platform.transform.current_asset import build_current_asset
-from dataops_platform.transform.wap import ServingArea
+from dataops_platform.transform.wap import AUDIT_PUBLISHED, AUDIT_TARGET_TAG, ServingArea
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def resources(settings: Settings) -> dict[str, object]:
         "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
         "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
         "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
-        "serving_area": ServingArea(root=str(settings.serving_dir)),
+        "serving_area": ServingArea(root=str(settings.serving_dir),
+                                    keep_versions=settings.keep_versions),
     }
 
 
@@ -130,7 +131,9 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         + [CURATED_JOB]  # the scorecard is always there
         + ([dg.define_asset_job(
             CURATED_CHECK_JOB_NAME, selection=dg.AssetSelection.checks_for_assets(*curated),
-            description="Re-run the curated marts' checks against the warehouse.")]
+            tags={AUDIT_TARGET_TAG: AUDIT_PUBLISHED},
+            description="Re-run the curated marts' checks on their published versions (what "
+                        "users query), not on the latest candidate.")]
            if curated else []) + retention_jobs,
         schedules=retention_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted

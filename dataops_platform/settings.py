@@ -7,6 +7,8 @@ Everything the platform writes lives under one *home* folder so a laptop run is 
 - ``DATAOPS_CONTRACTS`` the folder of dataset contracts (default: the bundled demo contracts)
 - ``DATAOPS_DUCKDB_MEMORY_LIMIT`` DuckDB's memory cap per process (default 1GB; it spills
   to disk beyond it, which keeps a 5M-row file under 2 GB of RSS)
+- ``DATAOPS_KEEP_VERSIONS`` published versions kept per write-audit-publish table, with
+  their serving files (default 5, at least 2: the live one and the rollback target)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 HOME_ENV = "DATAOPS_HOME"
 CONTRACTS_ENV = "DATAOPS_CONTRACTS"
 MEMORY_LIMIT_ENV = "DATAOPS_DUCKDB_MEMORY_LIMIT"
+KEEP_VERSIONS_ENV = "DATAOPS_KEEP_VERSIONS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -32,6 +35,7 @@ class Settings:
     home: Path
     contracts_dir: Path
     duckdb_memory_limit: str = "1GB"
+    keep_versions: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,7 +43,8 @@ class Settings:
         contracts = os.environ.get(CONTRACTS_ENV) or str(DEMO_CONTRACTS_DIR)
         return cls(home=Path(home).expanduser().resolve(),
                    contracts_dir=Path(contracts).expanduser().resolve(),
-                   duckdb_memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or "1GB")
+                   duckdb_memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or "1GB",
+                   keep_versions=max(2, int(os.environ.get(KEEP_VERSIONS_ENV) or 5)))
 
     @property
     def landing_dir(self) -> Path:

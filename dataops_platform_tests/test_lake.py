@@ -105,7 +105,9 @@ def _age(settings, dataset, partition_key, days):
 
 def test_retention_prunes_old_files_rows_and_partitions(settings, land_samples, one_pass, query):
     orders = settings.contracts_dir / "orders.yaml"
-    orders.write_text(orders.read_text() + "retention: 30d\n")
+    assert "write: {mode: merge}" in orders.read_text()  # append: current.orders rows are files'
+    orders.write_text(orders.read_text().replace("write: {mode: merge}", "write: {mode: append}")
+                      + "retention: 30d\n")
     land_samples()
     assert one_pass().ok
     entries = list(lake.entries(settings.lake_dir, "orders"))
@@ -122,10 +124,13 @@ def test_retention_prunes_old_files_rows_and_partitions(settings, land_samples, 
     result = CliRunner().invoke(cli, ["prune"])
     assert result.exit_code == 0 and "pruned 2 file(s)" in result.output, result.output
     old_keys = {e.partition_key for e in old}
+    assert "current.orders" in result.output
     for schema, name in [("raw", "orders"), ("cleaned", "orders"), ("quarantine", "orders"),
-                         ("quarantine", "orders__duplicates")]:
+                         ("quarantine", "orders__duplicates"), ("current", "orders")]:
         partitions = {r[0] for r in query(f'select distinct _partition from "{schema}"."{name}"')}
         assert not partitions & old_keys
+    assert {r[0] for r in query("select distinct _partition from current.orders")} == {
+        e.partition_key for e in kept}
     assert {r[0] for r in query("select distinct _partition from raw.orders")} == {
         e.partition_key for e in kept}
     assert not any(e.path.exists() for e in old) and all(e.path.exists() for e in kept)
@@ -169,6 +174,8 @@ def test_the_retention_schedule_runs_the_same_pruning(settings, land_samples, on
         instance.dispose()
     assert not first.path.exists()
     assert first.partition_key not in {r[0] for r in query("select _partition from raw.orders")}
+    # merge mode (the demo's orders): current.orders is state and keeps the file's orders
+    assert first.partition_key in {r[0] for r in query("select _partition from current.orders")}
 
 
 DOCS = """name: docs

@@ -54,3 +54,17 @@ def test_scorecard_is_built_from_the_datasets_that_have_data(settings, land, one
     assert rows["customers"][:3] == (1, 2, 1)  # Bo has no last name
     assert rows["customers"][3] > 0
     assert rows["orders"] == (0, 0, 0, 0, "no data")
+
+    # served like the marts: a reader gets the scorecard through views.sql, never the warehouse
+    import duckdb
+    land("customers/d.csv", CUSTOMERS.replace("1;Ann", "3;Ann").encode("latin-1"))
+    assert one_pass().ok
+    reader = duckdb.connect()
+    reader.execute((settings.serving_dir / "views.sql").read_text())
+    sql = "select dataset, files, rows_in, freshness from curated.quality_scorecard order by all"
+    assert reader.execute(sql).fetchall() == query(sql)
+    assert reader.execute("select files from curated.quality_scorecard "
+                          "where dataset = 'customers'").fetchall() == [(2,)]
+    served = sorted(p.name for p in (settings.serving_dir / "curated").glob("quality_scorecard*"))
+    assert served == ["quality_scorecard.parquet", "quality_scorecard.v1.parquet",
+                      "quality_scorecard.v2.parquet"]

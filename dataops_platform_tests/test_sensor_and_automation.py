@@ -121,7 +121,7 @@ def test_automation_carries_a_landed_file_from_raw_to_curated(settings, land):
             assert defs.resolve_job_def(f"process_{name}").execute_in_process(
                 instance=instance, partition_key=key).success
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-        for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value"):
+        for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value", "customer_tier_history"):
             assert result.get_num_requested(dg.AssetKey(["audit", mart])) == 1, mart  # candidate
             assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 1, mart  # publish
 
@@ -153,7 +153,8 @@ def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
     land("orders/short.ndjson", _order(3))  # one row: the volume check fails (error, blocking)
     second = one_pass()
     assert [(c.check, c.severity) for c in second.failed_error_checks] == [("volume", "ERROR")]
-    assert sorted(second.held) == ["curated/customer_lifetime_value", "curated/daily_revenue",
+    assert sorted(second.held) == ["curated/customer_lifetime_value",
+                                   "curated/customer_tier_history", "curated/daily_revenue",
                                    "curated/enriched_orders"]
     assert all("cleaned/orders volume [short.ndjson@" in f[0] for f in second.held.values())
     instance = prepare_instance(settings)
@@ -166,7 +167,7 @@ def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
     # declarative automation holds the marts too, while the scorecard may run
     defs = build_definitions(settings)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value"):
+    for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value", "customer_tier_history"):
         assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 0, mart
 
     # the same mart (its candidate and publish step) in the same run as the failing file:

@@ -121,6 +121,8 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     assert first.ok
     checks = sorted((c.asset, c.check) for c in first.checks if c.asset.startswith("audit/"))
     assert checks == [("audit/customer_lifetime_value", "unique_key"),
+                      ("audit/customer_tier_history", "one_current_version"),
+                      ("audit/customer_tier_history", "unique_key"),
                       ("audit/daily_revenue", "unique_key"),
                       ("audit/enriched_orders", "known_customers"),
                       ("audit/enriched_orders", "unique_key")]
@@ -128,6 +130,7 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     revenue_v1 = query("select count(*), sum(revenue) from curated.daily_revenue")[0]
     assert query("select table_name, version from publish.versions where status = 'published' "
                  "order by 1") == [("curated.customer_lifetime_value", 1),
+                                   ("curated.customer_tier_history", 1),
                                    ("curated.daily_revenue", 1), ("curated.enriched_orders", 1)]
     runner = CliRunner()
     refused = runner.invoke(cli, ["rollback", "curated.daily_revenue"])
@@ -153,6 +156,29 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     assert listed.exit_code == 0, listed.output
     assert "v2    failed" in listed.output and "audit FAILED: known_customers" in listed.output
     assert "v1    published" in listed.output
+    # `dataops check` audits what users query (published v1), not the failed candidate v2
+    gate = CliRunner().invoke(cli, ["check"])
+    assert gate.exit_code == 0, gate.output
+    assert "curated.enriched_orders v1" in gate.output and "gate: passed" in gate.output
+    assert "curated/enriched_orders" in gate.output and "audit/enriched_orders" not in gate.output
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:  # a published version that no longer passes fails the gate, naming its version
+        conn.execute(f"insert into {publish.versions(conn, 'curated', 'enriched_orders')[0].stored_as} "
+                     "select * from curated.enriched_orders limit 1")
+    finally:
+        conn.close()
+    gate = CliRunner().invoke(cli, ["check"])
+    assert gate.exit_code == 1
+    assert "ERROR curated/enriched_orders unique_key: key=order_id, repeated_keys=1" in gate.output
+    assert "version=1" in gate.output
+    conn = duckdb.connect(str(settings.warehouse_path))
+    try:
+        conn.execute(f"delete from {publish.versions(conn, 'curated', 'enriched_orders')[0].stored_as} "
+                     "where rowid = (select max(rowid) from "
+                     f"{publish.versions(conn, 'curated', 'enriched_orders')[0].stored_as})")
+    finally:
+        conn.close()
+    assert query("select count(*) from curated.enriched_orders")[0][0] == orders_v1
     revenue_v2 = query("select count(*), sum(revenue) from curated.daily_revenue")[0]
     assert revenue_v2 != revenue_v1  # its audit passed: published
 

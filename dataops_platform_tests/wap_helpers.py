@@ -2,7 +2,7 @@
 
 import json
 
-MARTS = ("enriched_orders", "daily_revenue", "customer_lifetime_value")
+MARTS = ("enriched_orders", "daily_revenue", "customer_lifetime_value", "customer_tier_history")
 
 
 def known_customer_orders(batch: int, count: int) -> str:

@@ -4,7 +4,14 @@ For each dataset whose contract declares ``retention: 90d``, every lake file who
 arrival is older than that is pruned: its rows leave the dataset's warehouse tables (raw,
 cleaned, quarantine, duplicates, or the lake catalogue; plus its metric history) in one
 transaction, then the lake copy is deleted and its dynamic partition removed, so storage
-and the partition list do not grow forever. The daily ``retention`` schedule runs it
+and the partition list do not grow forever.
+
+``current.<dataset>`` loses the pruned files' rows in the ``append``, ``partition`` and
+``replace`` modes, whose rows each belong to one file. ``merge`` and ``history`` keep their
+rows by design: they are the dataset's state (the latest version of each key, its timeline
+of changes), which outlives the deliveries it was built from — an order last delivered 100
+days ago is still an order. (A later re-write of a key recomputes it from the cleaned rows
+still retained.) The daily ``retention`` schedule runs it
 inside Dagster; ``dataops prune`` runs it headless (``--dry-run`` only lists).
 """
 
@@ -19,12 +26,13 @@ import duckdb
 from dataops_platform.collect import lake
 from dataops_platform.collect.landing import file_hash, partitions_def_name, scan
 from dataops_platform.collect.resources import LandingZone
-from dataops_platform.contracts.model import Contract, parse_duration
+from dataops_platform.contracts.model import Contract, WriteMode, parse_duration
 from dataops_platform.storage.sql import literal, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 
 RETENTION_JOB = "retention"
+FILE_ROWS_MODES = (WriteMode.append, WriteMode.partition, WriteMode.replace)  # current: row = file
 RETENTION_SCHEDULE = "retention_daily"
 HISTORY = ("quality", "metric_history")
 
@@ -33,8 +41,10 @@ def dataset_tables(contract: Contract) -> list[tuple[str, str]]:
     """Every warehouse table holding rows of the dataset's files, upstream first."""
     if contract.lake_only:
         return [("lake", contract.name)]
+    current = ([("current", contract.name)]
+               if contract.write and contract.write.mode in FILE_ROWS_MODES else [])
     return [("raw", contract.name), ("cleaned", contract.name), quarantine_table(contract),
-            duplicates_table(contract)]
+            duplicates_table(contract), *current]
 
 
 @dataclass

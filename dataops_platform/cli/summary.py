@@ -132,6 +132,10 @@ def _rule_violations(checks: Sequence[CheckOutcome]) -> list[str]:
             for asset, columns in files.items()]
 
 
+def _value(v: object) -> object:
+    return getattr(v, "value", v)
+
+
 def render_gate(outcomes: Sequence[CheckOutcome]) -> str:
     """Per asset: checks run, passed, failed by severity; then one line per failure."""
     by_asset: dict[str, list[CheckOutcome]] = {}
@@ -143,6 +147,12 @@ def render_gate(outcomes: Sequence[CheckOutcome]) -> str:
              sum(not o.passed and o.severity == "WARN" for o in items)]
             for asset, items in by_asset.items()]
     out = [_table(["asset", "files", "checks", "passed", "failed error", "failed warn"], rows)]
+    audited = sorted({(o.asset.replace("/", "."), getattr(o.metadata.get("version"), "value", None))
+                      for o in outcomes if _value(o.metadata.get("audited")) == "published"})
+    if audited:
+        out.append("published versions audited: " + ", ".join(
+            f"{table} v{version}" if version is not None else f"{table} (never published)"
+            for table, version in audited))
     for o in outcomes:
         if not o.passed:
             where = f" [{o.partition}]" if o.partition else ""

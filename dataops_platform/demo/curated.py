@@ -8,6 +8,9 @@ write-audit-publish pair: ``audit/<mart>`` writes a candidate version, the check
 (blocking), and ``curated/<mart>`` publishes it by an atomic swap — ``curated.<mart>`` is
 what users query, and ``dataops rollback curated.<mart>`` restores the previous version.
 
+``customer_tier_history`` is incremental (``write=Write(mode="history", ...)``): its
+select is a batch applied to the published version, see the comment above it.
+
 Cleaned tables hold one partition per landed file, so a customer may appear in several
 snapshots and an order in several deliveries: the marts keep the latest version of each.
 """
@@ -19,6 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from dataops_platform.contracts.model import Write
 from dataops_platform.storage.sql import fetch_one
 from dataops_platform.transform.wap import (  # noqa: F401  (CURATED_AUTOMATION: re-exported)
     CURATED_AUTOMATION,
@@ -127,7 +131,47 @@ customer_lifetime_value = published_table(
     description="Per known customer: completed orders, first and last order time and "
                 "lifetime value (sum of amounts; the demo ignores currency conversion).")
 
-MARTS = [enriched_orders, daily_revenue, customer_lifetime_value]
+
+
+def _one_current_version(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[bool, dict]:
+    keys, current, broken = fetch_one(conn, f"""
+        select count(*), coalesce(sum(n), 0), coalesce(count_if(n <> 1), 0) from
+        (select customer_id, count_if(is_current) as n from {relation} group by 1)""")
+    return broken == 0, {"customers": keys, "current_versions": int(current),
+                         "customers_without_exactly_one": broken}
+
+
+one_current_version = AuditCheck(
+    "one_current_version", "every customer has exactly one current version (is_current).",
+    _one_current_version)
+
+# An incremental mart (write mode history). A customer's value tier is *derived*: no source
+# keeps its past (cleaned orders and customers only hold what was delivered, and retention
+# prunes old files), so a full recomputation could only ever say what the tier is now. In
+# history mode each publish applies today's tiers as a batch to the published version: a
+# customer whose tier changed gets a new version valid from ``as_of`` (the newest delivery
+# the tiers were computed from, so re-running the same inputs changes nothing, and a rebuild
+# from the lake gives the same dates); the old version is closed (valid_to, is_current).
+customer_tier_history = published_table(
+    "customer_tier_history", deps=[CLEANED["orders"], CLEANED["customers"]],
+    write=Write(mode="history", key=["customer_id"], order_by="as_of"),
+    checks=[unique_key("customer_id", "valid_from"), one_current_version],
+    description="Each known customer's value tier (bronze / silver >= 1,000 / gold >= 2,500 "
+                "in completed orders) over time, SCD type 2: one row per change, with "
+                "valid_from, valid_to and is_current.",
+    sql=f"""
+    with o as ({LATEST_ORDERS}), c as ({LATEST_CUSTOMERS})
+    select c.customer_id,
+           case when sum(o.amount) >= 2500 then 'gold' when sum(o.amount) >= 1000 then 'silver'
+                else 'bronze' end as value_tier,
+           (select max(_ingested_at) from (select _ingested_at from cleaned.orders union all
+                                           select _ingested_at from cleaned.customers)) as as_of
+    from o join c using (customer_id)
+    where coalesce(o.status, 'placed') not in ('cancelled', 'returned')
+    group by c.customer_id
+    """)
+
+MARTS = [enriched_orders, daily_revenue, customer_lifetime_value, customer_tier_history]
 
 
 def curated_assets() -> list[dg.AssetsDefinition]:

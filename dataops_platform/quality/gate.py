@@ -3,7 +3,10 @@
 A CI gate: file checks run through the same evaluators as the Dagster asset checks (a
 checks-only job cannot take a partition key in 1.13, and runless evaluations can be
 recorded only once per partition, so the per-file results are printed, not recorded).
-Checks of unpartitioned assets (the curated marts) run as a checks-only Dagster job.
+Checks of unpartitioned assets (the curated marts) run as a checks-only Dagster job, on
+the *published* version of each mart (``curated.<mart>``, what users query), not on the
+latest candidate: a candidate that failed its audit was never published and does not fail
+the gate. Each outcome names the version it audited (metadata ``version``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataops_platform.quality.checks import FILE_CHECKS
 from dataops_platform.quality.rule_checks import evaluate_rules
 from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
+from dataops_platform.transform.wap import AUDIT_PUBLISHED
 
 
 def run_gate(settings: Settings, platform: Platform,
@@ -52,6 +56,12 @@ def _curated(platform: Platform, instance: dg.DagsterInstance) -> list[CheckOutc
         return []  # nothing curated yet: nothing to check
     result = defs.resolve_job_def(CURATED_CHECK_JOB_NAME).execute_in_process(
         instance=instance, run_config=QUIET, raise_on_error=False)
-    return [CheckOutcome(e.asset_key.to_user_string(), e.check_name, None, e.passed,
-                         e.severity.value, dict(e.metadata))
-            for e in result.get_asset_check_evaluations()]
+    outcomes = []
+    for e in result.get_asset_check_evaluations():
+        audited = e.metadata.get("audited_table")  # "curated.<mart>": reported as that table
+        published = getattr(e.metadata.get("audited"), "value", None) == AUDIT_PUBLISHED
+        asset = (str(audited.value).replace(".", "/") if published and audited is not None
+                 else e.asset_key.to_user_string())
+        outcomes.append(CheckOutcome(asset, e.check_name, None, e.passed, e.severity.value,
+                                     dict(e.metadata)))
+    return outcomes

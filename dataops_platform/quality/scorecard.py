@@ -3,10 +3,14 @@
 Share of rows passing (cleaned / delivered), share of checks passing (the latest recorded
 evaluation of every file check, from the Dagster instance), and freshness (time since
 the last delivery against the contract's ``freshness``). It is rebuilt whenever any
-cleaned table changes, and built from whatever datasets have data.
+cleaned table changes, and built from whatever datasets have data. It is served like the
+marts (``serving/curated/quality_scorecard.parquet`` and ``views.sql``) so a dashboard can
+read it without opening the warehouse; not being published through write-audit-publish
+(it must show failures, not be held back by them), its files are numbered on per build.
 """
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,8 +19,10 @@ import pandas as pd
 from dataops_platform.contracts.model import Contract, parse_duration
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.checks import file_check_keys, ledger_totals
+from dataops_platform.storage import serving
 from dataops_platform.storage.sql import fetch_one, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
+from dataops_platform.transform.wap import ServingArea
 
 SCORECARD_KEY = dg.AssetKey(["curated", "quality_scorecard"])
 ANY_UPSTREAM_TAG = "dataops/upstream"  # "any": runs once some upstream has data, not all
@@ -110,11 +116,14 @@ def build_scorecard(contracts: list[Contract], deps: list[dg.AssetKey]) -> dg.As
                     "freshness of the last delivery against the contract.",
     )
     def quality_scorecard(context: dg.AssetExecutionContext,
-                          warehouse: Warehouse) -> dg.Output[pd.DataFrame]:
+                          warehouse: Warehouse, serving_area: ServingArea) -> dg.Output[pd.DataFrame]:
         with warehouse.get_connection() as conn:
             frame = scorecard_rows(conn, context.instance, contracts, datetime.now(timezone.utc))
+            served = serving.export_frame(conn, Path(serving_area.root), *SCORECARD_KEY.path,
+                                          frame, keep=serving_area.keep_versions)
         metadata: dict = {
             "dagster/row_count": len(frame),
+            "serving_file": str(served) if served else None,
             "scorecard": dg.MetadataValue.md(frame.astype(str).to_markdown(index=False)),
         }
         for row in frame.itertuples():  # plottable per dataset over time

@@ -14,7 +14,10 @@ never becomes visible (DuckDB discards it on the next open).
 Bookkeeping tables (schema ``publish``):
 - ``versions``: one row per version and table — status ``candidate`` / ``failed`` (an audit
   check failed; kept and inspectable as ``audit.<name>``) / ``published`` (current) /
-  ``previous`` (kept for rollback) / ``retired`` (its table dropped), row count, run id;
+  ``previous`` (kept for rollback) / ``kept`` (published before that, kept with its serving
+  file so a reader holding an older ``views.sql`` can still read it) / ``retired`` (its
+  table dropped), row count, run id. ``keep`` published versions are retained per table
+  (published + previous + kept; default ``KEEP_VERSIONS``, ``DATAOPS_KEEP_VERSIONS``);
 - ``audits``: each audit check's verdict per version;
 - ``history``: every publish and rollback (which version replaced which, when, by whom).
 """
@@ -34,6 +37,8 @@ SCHEMA = "publish"
 AUDIT_SCHEMA = "audit"
 FAULT_POINT_ENV = "DATAOPS_FAULT_POINT"  # tests: pause at a named point so it can be killed
 FAULT_MARKER_ENV = "DATAOPS_FAULT_MARKER"
+KEEP_VERSIONS = 5  # published versions retained per table (at least 2: published + previous)
+RETAINED = ("published", "previous", "kept")
 
 _DDL = f"""
 create schema if not exists {SCHEMA};
@@ -156,6 +161,12 @@ def _adopt_legacy_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
                  [qualified(schema, name), rows, run_id, stored])
 
 
+def as_select(source: str) -> str:
+    """A ``select ...`` as is; a relation name (e.g. a registered DataFrame) selected from."""
+    return source if source.lstrip().lower().startswith(("select", "with", "(")) \
+        else f"select * from {source}"
+
+
 def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
                     run_id: str | None = None) -> Version:
     """Store ``source`` (a ``select ...`` or a registered relation name) as a new version
@@ -171,9 +182,7 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
         number = int(fetch_one(conn, f"select coalesce(max(version), 0) + 1 from {SCHEMA}.versions "
                                      "where table_name = ?", [table_name])[0])
         stored = _version_table(schema, name, number)
-        select = source if source.lstrip().lower().startswith(("select", "with", "(")) \
-            else f"select * from {source}"
-        conn.execute(f"create table {stored} as {select}")
+        conn.execute(f"create table {stored} as {as_select(source)}")
         rows = int(fetch_one(conn, f"select count(*) from {stored}")[0])
         conn.execute(f"insert into {SCHEMA}.versions values (?, ?, 'candidate', ?, now(), null, ?, ?)",
                      [table_name, number, rows, run_id, stored])
@@ -209,12 +218,21 @@ def audit_verdicts(conn: duckdb.DuckDBPyConnection, v: Version) -> dict[str, boo
                              [v.table_name, v.version]).fetchall())
 
 
+def retained(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[Version]:
+    """The published versions still stored (published, previous, kept), oldest first."""
+    ensure(conn)
+    return _versions(conn, qualified(schema, name),
+                     "status in (" + ", ".join(literal(s) for s in RETAINED) + ")")
+
+
 def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
-                      required_checks: list[str], run_id: str | None = None) -> Swap:
+                      required_checks: list[str], run_id: str | None = None,
+                      keep: int = KEEP_VERSIONS) -> Swap:
     """Swap the latest candidate in, if every required audit check passed on it.
 
-    One transaction: the version published so far becomes ``previous`` (the one before it
-    is dropped), the candidate becomes ``published`` and ``<schema>.<name>`` points at it.
+    One transaction: the version published so far becomes ``previous`` (the previous one
+    becomes ``kept``), the candidate becomes ``published`` and ``<schema>.<name>`` points at
+    it; beyond ``keep`` retained versions the oldest kept ones are dropped (``retired``).
     """
     ensure(conn)
     table_name = qualified(schema, name)
@@ -236,12 +254,15 @@ def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
     try:
         previous = _one(conn, table_name, "previous")
         if previous is not None:
-            _retire(conn, previous)
+            _set_status(conn, previous, "kept")
         if current is not None:
             _set_status(conn, current, "previous")
         conn.execute(f"update {SCHEMA}.versions set status = 'published', published_at = now() "
                      "where table_name = ? and version = ?", [table_name, candidate.version])
         _point(conn, schema, name, candidate)
+        kept = _versions(conn, table_name, "status = 'kept'")
+        for old in kept[:max(0, len(kept) - (max(keep, 2) - 2))]:  # oldest first
+            _retire(conn, old)
         conn.execute(f"insert into {SCHEMA}.history values (?, 'publish', ?, ?, now(), ?)",
                      [table_name, candidate.version, current.version if current else None, run_id])
         fault_point("swap")

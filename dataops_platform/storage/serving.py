@@ -19,12 +19,12 @@ import os
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from dataops_platform.storage import publish
 from dataops_platform.storage.sql import literal, quote_ident
 
 VERSION_KEY = "dataops_version"
-KEEP_FILES = 3  # versioned files kept per table
 
 
 def serving_file(root: Path, schema: str, name: str) -> Path:
@@ -48,33 +48,76 @@ def _fsync(path: Path) -> None:
 
 
 def export(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
-           version: int) -> Path:
-    """Write the published ``<schema>.<name>`` to its serving file, atomically."""
+           version: int, relation: str | None = None, keep: int = publish.KEEP_VERSIONS) -> Path:
+    """Write the published ``<schema>.<name>`` (or ``relation``) to its serving file,
+    atomically."""
     target = serving_file(root, schema, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{name}.parquet.tmp-*"):  # left by a killed process
         stale.unlink(missing_ok=True)
     temp = target.parent / f".{name}.parquet.tmp-{os.getpid()}"
-    conn.execute(f"copy (select * from {quote_ident(schema)}.{quote_ident(name)}) to "
+    source = relation or f"{quote_ident(schema)}.{quote_ident(name)}"
+    conn.execute(f"copy (select * from {source}) to "
                  f"{literal(str(temp))} (format parquet, kv_metadata {{{VERSION_KEY}: "
                  f"{literal(str(version))}}})")
     _fsync(temp)
-    publish.fault_point("serving")
+    if relation is None:  # crash-safety tests stop a publish's export here, not the scorecard's
+        publish.fault_point("serving")
     # DuckDB opens a Parquet file more than once per query (bind, then scan): a file
     # replaced in between is read with the old footer. So views.sql points at a file per
     # version, never rewritten; <table>.parquet is the same file under a stable name (a
     # hard link, swapped by rename) for readers that open a file once.
     versioned = target.parent / f"{name}.v{version}.parquet"
-    os.replace(temp, versioned)
+    if served_version(conn, versioned) == version:  # e.g. a rollback: the file is there, whole
+        temp.unlink()
+    else:
+        os.replace(temp, versioned)
     link = target.parent / f".{name}.parquet.tmp-link-{os.getpid()}"
     link.unlink(missing_ok=True)
     os.link(versioned, link)
     os.replace(link, target)
     write_views(root)
-    kept = sorted(target.parent.glob(f"{name}.v*.parquet"), key=lambda p: p.stat().st_mtime_ns)
-    for old in kept[:-KEEP_FILES]:  # a reader that loaded views.sql a moment ago still finds its file
-        old.unlink(missing_ok=True)
+    prune(conn, root, schema, name, keep)
     return target
+
+
+def export_frame(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
+                 frame: pd.DataFrame, keep: int = publish.KEEP_VERSIONS) -> Path | None:
+    """Serve a table that is not published through write-audit-publish (the scorecard):
+    the same atomic, versioned files, numbered on from the newest file served."""
+    if not len(frame.columns):
+        return None
+    folder = serving_file(root, schema, name).parent
+    numbers = [n for p in folder.glob(f"{name}.v*.parquet") if (n := _file_version(p, name))]
+    conn.register("_dataops_serving_frame", frame)
+    try:
+        return export(conn, root, schema, name, max(numbers, default=0) + 1,
+                      relation="_dataops_serving_frame", keep=keep)
+    finally:
+        conn.unregister("_dataops_serving_frame")
+
+
+def _file_version(path: Path, name: str) -> int | None:
+    number = path.name[len(name) + 2:-len(".parquet")]
+    return int(number) if number.isdigit() else None
+
+
+def prune(conn: duckdb.DuckDBPyConnection, root: Path, schema: str, name: str,
+          keep: int = publish.KEEP_VERSIONS) -> list[Path]:
+    """Delete the versioned files of versions the warehouse no longer retains: a reader
+    holding an older views.sql finds its file as long as that version is retained
+    (``keep`` published versions per table). A table outside write-audit-publish keeps
+    its newest ``keep`` files."""
+    files = {n: p for p in serving_file(root, schema, name).parent.glob(f"{name}.v*.parquet")
+             if (n := _file_version(p, name)) is not None}
+    retained = {v.version for v in publish.retained(conn, schema, name)} \
+        or set(sorted(files)[-max(keep, 1):])
+    removed = []
+    for number, path in files.items():
+        if number not in retained:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def sync(conn: duckdb.DuckDBPyConnection, root: Path) -> list[Path]:

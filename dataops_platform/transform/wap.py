@@ -16,7 +16,8 @@
   (``storage/publish.py``) and exports the serving copy (``storage/serving.py``).
 
 Users keep querying ``curated.<name>``; ``dataops rollback curated.<name>`` restores the
-previous version instantly.
+previous version instantly. With ``write=Write(mode=...)`` the candidate is the published
+version with the select applied as a batch by that write mode (``incremental.py``).
 """
 
 from collections.abc import Callable, Sequence
@@ -27,12 +28,18 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from dataops_platform.contracts.model import Write
 from dataops_platform.storage import publish, serving
 from dataops_platform.storage.metadata import column_schema, preview
 from dataops_platform.storage.sql import fetch_one, quote_ident
 from dataops_platform.storage.warehouse import POOL, Warehouse
+from dataops_platform.transform import incremental
 
 PUBLISHES_TAG = "dataops/publishes"  # on a candidate asset: "<schema>.<table>" it is a candidate for
+# On a run (the `dataops check` gate's job): audit checks evaluate the *published* version
+# (what users query) instead of the latest candidate, and record no verdict.
+AUDIT_TARGET_TAG = "dataops/audit_target"
+AUDIT_PUBLISHED = "published"
 
 
 def published_key(tag_value: str) -> dg.AssetKey:
@@ -56,9 +63,12 @@ PUBLISH_AUTOMATION = dg.AutomationCondition.eager() & NO_BLOCKING_FAILURE_UPSTRE
 
 
 class ServingArea(dg.ConfigurableResource):
-    """Where published tables are exported as Parquet for readers ($DATAOPS_HOME/serving)."""
+    """Where published tables are exported as Parquet for readers ($DATAOPS_HOME/serving),
+    and how many published versions each table keeps (tables and serving files): a reader
+    holding an older views.sql can read its version through ``keep_versions - 1`` publishes."""
 
     root: str
+    keep_versions: int = publish.KEEP_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,9 @@ def _audit(candidate_key: dg.AssetKey, schema: str, name: str,
     @dg.asset_check(asset=candidate_key, name=check.name, blocking=True, pool=POOL,
                     description=f"Audit before publishing {schema}.{name}: {check.description}")
     def audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        if context.run.tags.get(AUDIT_TARGET_TAG) == AUDIT_PUBLISHED:
+            with warehouse.get_connection() as conn:
+                return _audit_published(conn, schema, name, check)
         with warehouse.get_connection() as conn:
             version = publish.latest_candidate(conn, schema, name)
             if version is None:
@@ -119,9 +132,30 @@ def _audit(candidate_key: dg.AssetKey, schema: str, name: str,
             passed=passed, severity=dg.AssetCheckSeverity.ERROR,
             description=None if passed else f"version {version.version} of {schema}.{name} is "
             f"not published; inspect it as {publish.AUDIT_SCHEMA}.{name}",
-            metadata={**metadata, "version": version.version, "audited_table": version.stored_as})
+            metadata={**metadata, "version": version.version, "audited_table": version.stored_as,
+                      "audited": "candidate"})
 
     return audit
+
+
+def _audit_published(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
+                     check: AuditCheck) -> dg.AssetCheckResult:
+    """The check on the version users query (``<schema>.<name>``), e.g. in ``dataops check``:
+    a failed candidate that was never published does not fail the gate, a published version
+    that no longer passes does. Not recorded in ``publish.audits`` (those gate publishing)."""
+    version = publish.published(conn, schema, name)
+    if version is None:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{schema}.{name} has no published version: there is nothing to query.",
+            metadata={"audited": AUDIT_PUBLISHED, "audited_table": f"{schema}.{name}"})
+    passed, metadata = check.evaluate(conn, f"{quote_ident(schema)}.{quote_ident(name)}")
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        description=None if passed else f"the published version {version.version} of "
+        f"{schema}.{name} fails {check.name}",
+        metadata={**metadata, "version": version.version, "audited_table": f"{schema}.{name}",
+                  "audited": AUDIT_PUBLISHED})
 
 
 def published_table(
@@ -136,11 +170,19 @@ def published_table(
     group_name: str = "shop",
     kinds: frozenset[str] = frozenset({"duckdb", "sql"}),
     automation_condition: dg.AutomationCondition = CURATED_AUTOMATION,
+    write: Write | None = None,
 ) -> PublishedTable:
     """One table published through write-audit-publish: give ``sql`` (a select over the
-    warehouse) or ``frame`` (a function of a connection returning a DataFrame)."""
+    warehouse) or ``frame`` (a function of a connection returning a DataFrame).
+
+    Without ``write`` each candidate is the select's full result; with it (e.g.
+    ``Write(mode="merge", key=["id"], order_by="updated_at")``) the select is a batch
+    applied to the published version by that write mode (``incremental.py``).
+    """
     if (sql is None) == (frame is None):
         raise ValueError(f"published_table('{name}'): give exactly one of sql= or frame=.")
+    if write is not None:
+        incremental.validate(name, write)
     candidate_key = dg.AssetKey([publish.AUDIT_SCHEMA, name])
     check_names = [c.name for c in checks]
 
@@ -153,10 +195,21 @@ def published_table(
         with warehouse.get_connection() as conn:
             if frame is not None:
                 conn.register("_dataops_candidate", frame(conn))
-            version = publish.write_candidate(conn, schema, name, sql or "_dataops_candidate",
-                                              context.run.run_id)
+            source = sql or "_dataops_candidate"
+            write_mode: dict = {}
+            if write is None:
+                version = publish.write_candidate(conn, schema, name, source, context.run.run_id)
+            else:
+                try:
+                    version, base = incremental.write_candidate(conn, schema, name, write, source,
+                                                                context.run.run_id)
+                except ValueError as exc:
+                    raise dg.Failure(str(exc)) from exc
+                write_mode = {"write_mode": write.mode.value,
+                              "built_on_version": base.version if base else None}
             metadata = {
                 "version": version.version,
+                **write_mode,
                 "stored_as": version.stored_as,
                 "dagster/row_count": version.row_count,
                 "dagster/column_schema": column_schema(conn, version.stored_as),
@@ -172,7 +225,8 @@ def published_table(
                   serving_area: ServingArea) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:
             try:
-                swap = publish.publish_candidate(conn, schema, name, check_names, context.run.run_id)
+                swap = publish.publish_candidate(conn, schema, name, check_names, context.run.run_id,
+                                                 keep=serving_area.keep_versions)
             except publish.PublishError as exc:
                 raise dg.Failure(str(exc)) from exc
             serving.sync(conn, Path(serving_area.root))
