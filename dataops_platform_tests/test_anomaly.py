@@ -4,6 +4,7 @@ contract's `anomaly` section, and a planted anomaly in real landed files."""
 from __future__ import annotations
 
 import random
+import shutil
 
 import duckdb
 import pytest
@@ -180,6 +181,7 @@ def test_a_planted_null_rate_jump_fails_its_files_anomalies_check_and_history_is
 
     for demo in settings.contracts_dir.glob("*.yaml"):  # only this dataset: faster definitions
         demo.unlink()
+    shutil.rmtree(settings.contracts_dir / "entities")  # its sources are gone too
     (settings.contracts_dir / "readings.yaml").write_text(yaml.safe_dump(READINGS), encoding="utf-8")
     (contract,) = load_contracts(settings.contracts_dir)
     rng = random.Random(2026)

@@ -56,7 +56,7 @@ def problems_of(path):
 def test_bundled_demo_contracts_load():
     contracts = {c.name: c for c in load_contracts(DEMO_CONTRACTS_DIR)}
 
-    assert set(contracts) == {"customers", "orders", "products"}
+    assert set(contracts) == {"customers", "orders", "products", "webshop_customers"}
     assert contracts["customers"].source.format is FileFormat.csv
     assert contracts["customers"].source.options.delimiter == ";"
     assert contracts["customers"].source.options.encoding == "latin-1"

@@ -127,4 +127,5 @@ def test_sigkill_while_publishing_leaves_published_tables_whole_and_rerun_comple
         assert _served_rows(settings, name) == tables[name], name
     assert not list(settings.serving_dir.rglob(".*.tmp-*"))
     assert sorted(visible) == sorted([("audit", m) for m in MARTS] + [("curated", m) for m in MARTS]
-                                     + [("curated", "quality_scorecard")])
+                                     + [("audit", "customer_golden"), ("curated", "customer_golden"),
+                                        ("curated", "quality_scorecard")])

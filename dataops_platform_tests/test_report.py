@@ -81,8 +81,9 @@ def test_pass_report_names_failed_checks_and_matches_the_warehouse(settings, lan
                                                                    query):
     land_samples()
     result = one_pass()
-    # one run per processed file (two customers, products, three orders files), one for the marts
-    assert len(result.run_ids) == sum(map(len, result.processed.values())) + 1 == 7
+    # one run per processed file (two customers, products, three orders files, the web shop's
+    # accounts), one for the marts and entities
+    assert len(result.run_ids) == sum(map(len, result.processed.values())) + 1 == 8
     with dg.DagsterInstance.get() as instance:
         targets = ReportTargets.of(build_platform(settings).definitions)
         path = report_pass(settings.reports_dir, instance, targets, result.run_ids)

@@ -120,7 +120,9 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     first = one_pass()
     assert first.ok
     checks = sorted((c.asset, c.check) for c in first.checks if c.asset.startswith("audit/"))
-    assert checks == [("audit/customer_lifetime_value", "unique_key"),
+    assert checks == [("audit/customer_golden", "one_row_per_entity"),
+                      ("audit/customer_golden", "unique_key"),
+                      ("audit/customer_lifetime_value", "unique_key"),
                       ("audit/customer_tier_history", "one_current_version"),
                       ("audit/customer_tier_history", "unique_key"),
                       ("audit/daily_revenue", "unique_key"),
@@ -129,7 +131,7 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
     orders_v1 = query("select count(*) from curated.enriched_orders")[0][0]
     revenue_v1 = query("select count(*), sum(revenue) from curated.daily_revenue")[0]
     assert query("select table_name, version from publish.versions where status = 'published' "
-                 "order by 1") == [("curated.customer_lifetime_value", 1),
+                 "order by 1") == [("curated.customer_golden", 1), ("curated.customer_lifetime_value", 1),
                                    ("curated.customer_tier_history", 1),
                                    ("curated.daily_revenue", 1), ("curated.enriched_orders", 1)]
     runner = CliRunner()
