@@ -154,3 +154,33 @@ def test_the_demo_resolves_its_web_shop_accounts_onto_crm_customers(settings, on
         (precision, recall, in_review_or_matched, found, missed, wrong)
     assert query("select count(*) from curated.customer_golden") == \
         query("select count(distinct entity_id) from entity.customer")
+
+
+def test_sources_sharing_a_key_space_are_deduplicated_on_their_ids(settings, land, one_pass, query):
+    """Two regional exports of one CRM share customer numbers: the same number is the same
+    customer however differently it is spelled, and the first source's values win."""
+    contracts = settings.contracts_dir
+    regional = (contracts / "customers.yaml").read_text().replace("name: customers", "name: customers_eu")
+    (contracts / "customers_eu.yaml").write_text(regional.replace("customers/*.csv", "customers_eu/*.csv"))
+    (contracts / "entities" / "customer.yaml").write_text(
+        "name: customer\nsources:\n"
+        "  - {dataset: customers, id: customer_id, key_space: crm}\n"
+        "  - {dataset: customers_eu, id: customer_id, key_space: crm}\n"
+        "  - {dataset: webshop_customers, id: account_id}\n"
+        "fields: [first_name, last_name, email, city, country]\n"
+        "survivorship: source_priority\n")
+    land("customers/crm.csv", CRM.encode("latin-1"))
+    land("customers_eu/crm_eu.csv", (CRM_HEADER + "2;M.;Garcia-Lopez;mgl@example.es;Sevilla;ES;"
+                                     "2024-01-03;consumer\n"
+                                     "5;Otto;Klein;otto@example.at;Wien;AT;2024-02-01;consumer\n")
+         .encode("latin-1"))
+    land("webshop_customers/shop_1.csv", SHOP.encode())
+    assert one_pass().ok
+    entity = _entities(query)
+    assert entity["customers:2"] == entity["customers_eu:2"] == entity["webshop_customers:W-000002"]
+    assert entity["customers_eu:5"] not in {entity[r] for r in entity if r != "customers_eu:5"}
+    assert query("select decided_by, explanation from entity.customer__matches "
+                 "where left_id = 'customers:2' and right_id = 'customers_eu:2'") == [
+        ("key", '{"key_space": "crm", "rule": "same id"}')]
+    assert query("select last_name, last_name_from from curated.customer_golden "
+                 "where list_contains(record_ids, 'customers_eu:2')") == [("Garcia", "customers:2")]

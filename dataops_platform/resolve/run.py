@@ -71,6 +71,24 @@ def _store_scores(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str
     conn.execute("drop table _er_kept")
 
 
+def _store_key_matches(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> None:
+    """Records of sources sharing a key space with the same id: one entity, no scoring."""
+    matches = state.part(spec, "matches")
+    for space, datasets in spec.key_spaces.items():
+        members = ", ".join(literal(d) for d in datasets)
+        explanation = literal(f'{{"key_space": "{space}", "rule": "same id"}}')
+        conn.execute(f"""insert into {matches} (left_id, right_id, score, explanation, decision,
+                                                decided_by, run_id)
+            select a.record_id, b.record_id, 1.0, {explanation}, '{MATCH}', 'key', {literal(run_id)}
+            from _er_records a join _er_records b
+              on a.source_id = b.source_id and a.record_id < b.record_id and a.source <> b.source
+            where a.source in ({members}) and b.source in ({members})
+              and (a.record_id in (select record_id from _er_new)
+                   or b.record_id in (select record_id from _er_new))
+            on conflict (left_id, right_id) do update set score = 1.0,
+                explanation = excluded.explanation, decision = '{MATCH}', decided_by = 'key'""")
+
+
 def _apply_review(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> None:
     """A recorded decision beats any score, on every run."""
     matches, review = state.part(spec, "matches"), state.part(spec, "review")
@@ -101,7 +119,7 @@ def _edges_sql(spec: EntitySpec) -> str:
     dedup = ", ".join(literal(d) for d in spec.deduplicated_sources) or "null"
     return f"""
         with e as (
-            select left_id, right_id, score, decided_by = 'review' as reviewed
+            select left_id, right_id, score, decided_by in ('review', 'key') as reviewed
             from {state.part(spec, 'matches')}
             where decision = '{MATCH}' and left_id in (select record_id from {records})
               and right_id in (select record_id from {records})
@@ -170,6 +188,7 @@ def resolve(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> R
     try:
         if result.new_records:
             _store_scores(conn, spec, run_id)
+            _store_key_matches(conn, spec, run_id)
         _apply_review(conn, spec, run_id)
         _store_records(conn, spec)
         result.events = _assign_ids(conn, spec, run_id)

@@ -78,6 +78,11 @@ class SourceSpec(_Strict):
         description="The record's key within the dataset (its primary key).")
     fields: dict[str, str] = Field(
         default_factory=dict, description="Entity field -> the dataset's column, where they differ.")
+    key_space: str | None = Field(
+        default=None,
+        description="Sources naming the same key space share their ids (two regional exports "
+                    "of one CRM): records with the same id are one entity without any scoring "
+                    "(cross-source exact dedup); which values win is the survivorship rule.")
     deduplicated: bool = Field(
         default=False,
         description="The source's ids are already one per real entity (a curated CRM): its "
@@ -156,6 +161,15 @@ class EntitySpec(_Strict):
         if len(set(datasets)) != len(datasets):
             raise ValueError(f"sources: a dataset is listed twice ({datasets})")
         return self
+
+    @property
+    def key_spaces(self) -> dict[str, list[str]]:
+        """key space -> its datasets (only spaces shared by two or more sources)."""
+        spaces: dict[str, list[str]] = {}
+        for source in self.sources:
+            if source.key_space:
+                spaces.setdefault(source.key_space, []).append(source.dataset)
+        return {k: v for k, v in spaces.items() if len(v) > 1}
 
     @property
     def deduplicated_sources(self) -> list[str]:
