@@ -15,6 +15,7 @@ from dataops_platform.collect import lake
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_platform
 from dataops_platform.settings import DEMO_SAMPLE_DATA_DIR
+from dataops_platform_tests.wap_helpers import known_customer_orders
 
 DATASETS = ("customers", "orders", "products")
 
@@ -103,7 +104,8 @@ def _age(settings, dataset, partition_key, days):
     manifest.write_text(json.dumps(data))
 
 
-def test_retention_prunes_old_files_rows_and_partitions(settings, land_samples, one_pass, query):
+def test_retention_prunes_old_files_rows_and_partitions(settings, land, land_samples, one_pass,
+                                                       query):
     orders = settings.contracts_dir / "orders.yaml"
     assert "write: {mode: merge}" in orders.read_text()  # append: current.orders rows are files'
     orders.write_text(orders.read_text().replace("write: {mode: merge}", "write: {mode: append}")
@@ -154,6 +156,15 @@ def test_retention_prunes_old_files_rows_and_partitions(settings, land_samples, 
     assert not again.processed["orders"]
     assert {r[0] for r in query("select distinct _partition from raw.orders")} == {
         e.partition_key for e in kept}
+    # daily_revenue is a partition-mode mart: days no file holds any more keep their revenue
+    days_left = {r[0] for r in query("select distinct cast(ordered_at as date) from cleaned.orders")}
+    revenue = query("select order_date, currency, revenue from curated.daily_revenue order by all")
+    pruned_days = [r for r in revenue if r[0] not in days_left]
+    assert pruned_days
+    land("orders/orders_late.ndjson", known_customer_orders(7, 5))
+    assert one_pass().ok
+    after = query("select order_date, currency, revenue from curated.daily_revenue order by all")
+    assert [r for r in after if r[0] in {d for d, _, _ in pruned_days}] == pruned_days
 
 
 def test_the_retention_schedule_runs_the_same_pruning(settings, land_samples, one_pass, query):

@@ -61,9 +61,9 @@ known_customers = AuditCheck("known_customers", "at most 5% of orders have a cus
 
 
 def _sql_mart(name: str, deps: list[str], description: str, sql: str,
-              checks: list[AuditCheck]) -> PublishedTable:
+              checks: list[AuditCheck], write: Write | None = None) -> PublishedTable:
     return published_table(name, deps=[CLEANED[d] for d in deps], description=description,
-                           sql=sql, checks=checks)
+                           sql=sql, checks=checks, write=write)
 
 
 enriched_orders = _sql_mart(
@@ -94,6 +94,9 @@ daily_revenue = _sql_mart(
     group by all order by order_date, currency
     """,
     [unique_key("order_date", "currency")],
+    # partition mode: each build replaces the days it computed and keeps the others, so a
+    # day whose order files retention pruned keeps its revenue
+    write=Write(mode="partition", partition_by=["order_date"]),
 )
 
 
