@@ -1,10 +1,13 @@
 """Entity resolution end to end: real files, a real warehouse, the real matching engine."""
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner
 
+from dataops_platform.automation.one_pass import prepare_instance, register_landed
 from dataops_platform.cli.main import cli
 from dataops_platform.demo.generator import generate
+from dataops_platform.factory import build_platform
 
 CRM_HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 SHOP_HEADER = "account_id,first_name,last_name,email,city,country,registered_at\n"
@@ -184,3 +187,26 @@ def test_sources_sharing_a_key_space_are_deduplicated_on_their_ids(settings, lan
         ("key", '{"key_space": "crm", "rule": "same id"}')]
     assert query("select last_name, last_name_from from curated.customer_golden "
                  "where list_contains(record_ids, 'customers_eu:2')") == [("Garcia", "customers:2")]
+
+
+def test_declarative_automation_resolves_once_every_source_has_data(settings, land, one_pass):
+    """In the UI (`dataops up`) nobody runs a pass: automation starts the resolution."""
+    land("customers/crm.csv", CRM.encode("latin-1"))
+    assert one_pass().ok  # the web shop has no data yet: nothing to resolve
+    land("webshop_customers/shop_1.csv", SHOP.encode())
+    platform = build_platform(settings)
+    instance = prepare_instance(settings)
+    try:
+        register_landed(instance, platform.datasets, settings.landing_dir)
+        before = dg.evaluate_automation_conditions(defs=platform.definitions, instance=instance)
+        (key,) = instance.get_dynamic_partitions("webshop_customers_files")
+        assert platform.definitions.resolve_job_def("process_webshop_customers").execute_in_process(
+            instance=instance, partition_key=key).success
+        result = dg.evaluate_automation_conditions(defs=platform.definitions, instance=instance,
+                                                   cursor=before.cursor)
+        for asset in (["entities", "customer_matches"], ["entities", "customer"]):
+            assert result.get_num_requested(dg.AssetKey(asset)) == 1, asset
+        # the golden record follows once the entities exist
+        assert result.get_num_requested(dg.AssetKey(["audit", "customer_golden"])) == 0
+    finally:
+        instance.dispose()
