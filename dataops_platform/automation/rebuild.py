@@ -26,7 +26,7 @@ from dataops_platform.collect import lake
 from dataops_platform.collect.landing import split_partition_key
 from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
 from dataops_platform.settings import Settings
-from dataops_platform.storage.sql import quote_ident, table, table_exists
+from dataops_platform.storage.sql import quote_ident, table, table_exists, transaction
 from dataops_platform.storage.warehouse import connect
 
 
@@ -86,12 +86,11 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
     by_key = {e.partition_key: e for e in entries}
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
     try:  # the tables are rebuilt from nothing: no row of the old state survives
-        conn.execute("begin transaction")
         # current.<dataset> (a write mode) is derived from cleaned: rebuilt with it
         derived = [("current", dataset.contract.name)] if dataset.contract.write else []
-        for schema, table_name in [*dataset_tables(dataset.contract), *derived]:
-            conn.execute(f"drop table if exists {quote_ident(schema)}.{quote_ident(table_name)}")
-        conn.execute("commit")
+        with transaction(conn):
+            for schema, table_name in [*dataset_tables(dataset.contract), *derived]:
+                conn.execute(f"drop table if exists {quote_ident(schema)}.{quote_ident(table_name)}")
     finally:
         conn.close()
     job = platform.definitions.resolve_job_def(dataset.process_job.name)

@@ -14,7 +14,6 @@ from dataops_platform.quality.trace import FileTrace, RowHits
 from dataops_platform.resolve import state as resolve_state
 from dataops_platform.resolve.spec import EntitySpec
 from dataops_platform.settings import Settings
-from dataops_platform.storage.sql import table_exists
 from dataops_platform.storage.warehouse import connect
 
 
@@ -36,16 +35,11 @@ def entity_lines(settings: Settings, specs: Sequence[EntitySpec]) -> list[str]:
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
     try:
         for spec in specs:
-            if not table_exists(conn, resolve_state.SCHEMA, f"{spec.name}__runs"):
-                continue
-            last = conn.execute(f"select records, entities, matched_records, pending_review "
-                                f"from {resolve_state.part(spec, 'runs')} "
-                                "order by recorded_at desc limit 1").fetchall()
-            if last:
-                records, entities, matched, pending = last[0]
-                lines.append(f"entity {spec.name}: {records} records -> {entities} entities "
-                             f"({matched} records share an entity), golden records in "
-                             f"curated.{spec.name}_golden"
+            for run in resolve_state.latest_runs(conn, spec, 1):
+                pending = run["pending_review"]
+                lines.append(f"entity {spec.name}: {run['records']} records -> {run['entities']} "
+                             f"entities ({run['matched_records']} records share an entity), "
+                             f"golden records in curated.{spec.name}_golden"
                              + (f"; {pending} pair(s) wait for review "
                                 f"(`dataops review list {spec.name}`)" if pending else ""))
     finally:

@@ -114,9 +114,9 @@ def _build_resolution(spec: EntitySpec) -> dg.AssetsDefinition:
     return resolution
 
 
-def _runs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, limit: int) -> list[tuple]:
-    return conn.execute(f"select entities, records, matched_records, pending_review "
-                        f"from {state.part(spec, 'runs')} order by recorded_at desc limit {limit}").fetchall()
+def _latest_runs(warehouse: Warehouse, spec: EntitySpec, limit: int) -> list[dict]:
+    with warehouse.get_connection() as conn:
+        return state.latest_runs(conn, spec, limit)
 
 
 def _build_checks(spec: EntitySpec) -> list[dg.AssetChecksDefinition]:
@@ -147,12 +147,11 @@ def _build_checks(spec: EntitySpec) -> list[dg.AssetChecksDefinition]:
                     description=f"The entity count changed by at most "
                                 f"{limits.max_entity_drift:.0%} since the previous resolution.")
     def entity_count_drift(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            runs = _runs(conn, spec, 2)
+        runs = _latest_runs(warehouse, spec, 2)
         if len(runs) < 2:
-            return dg.AssetCheckResult(passed=True, metadata={"entities": runs[0][0] if runs else 0,
-                                                              "previous": None})
-        now, before = runs[0][0], runs[1][0]
+            return dg.AssetCheckResult(passed=True, metadata={
+                "entities": runs[0]["entities"] if runs else 0, "previous": None})
+        now, before = runs[0]["entities"], runs[1]["entities"]
         drift = abs(now - before) / before if before else 0.0
         return dg.AssetCheckResult(
             passed=drift <= limits.max_entity_drift, severity=dg.AssetCheckSeverity.WARN,
@@ -163,9 +162,8 @@ def _build_checks(spec: EntitySpec) -> list[dg.AssetChecksDefinition]:
                     description=f"At least {limits.min_matched_share:.0%} of the records share "
                                 "their entity with another record (matching works at all).")
     def matched_share(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            runs = _runs(conn, spec, 1)
-        _, records, matched, _ = runs[0] if runs else (0, 0, 0, 0)
+        last = (_latest_runs(warehouse, spec, 1) or [{"records": 0, "matched_records": 0}])[0]
+        records, matched = last["records"], last["matched_records"]
         share = matched / records if records else 0.0
         return dg.AssetCheckResult(
             passed=share >= limits.min_matched_share, severity=dg.AssetCheckSeverity.WARN,
@@ -175,9 +173,8 @@ def _build_checks(spec: EntitySpec) -> list[dg.AssetChecksDefinition]:
                     description=f"At most {limits.max_pending_review} borderline pairs wait for "
                                 "a decision (`dataops review`).")
     def review_backlog(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            runs = _runs(conn, spec, 1)
-        pending = runs[0][3] if runs else 0
+        runs = _latest_runs(warehouse, spec, 1)
+        pending = runs[0]["pending_review"] if runs else 0
         return dg.AssetCheckResult(
             passed=pending <= limits.max_pending_review, severity=dg.AssetCheckSeverity.WARN,
             metadata={"pending_review": pending, "max_pending_review": limits.max_pending_review})

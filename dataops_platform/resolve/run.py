@@ -20,7 +20,7 @@ from dataops_platform.resolve.engine import score_pairs
 from dataops_platform.resolve.identity import assign
 from dataops_platform.resolve.records import FIXED, records_sql, superseded_versions
 from dataops_platform.resolve.spec import EntitySpec
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
 MATCH, DISTINCT = "match", "distinct"
 DECISIONS = (MATCH, DISTINCT)
@@ -169,6 +169,23 @@ def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) 
     return tally
 
 
+def _record_run(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
+                result: ResolveResult) -> None:
+    """Count the new state into ``result`` and log it in ``__runs`` (what the checks compare)."""
+    members = state.members(spec)
+    result.records = _count(conn, f"select count(*) from {members}")
+    result.entities = _count(conn, f"select count(distinct entity_id) from {members}")
+    result.matched_records = _count(conn, f"""select count(*) from {members} where entity_id in
+        (select entity_id from {members} group by 1 having count(*) > 1)""")
+    result.pending_review = _count(conn, f"select count(*) from {state.part(spec, 'review')} "
+                                         "where decision is null")
+    conn.execute(f"insert into {state.part(spec, 'runs')} "
+                 "values (current_timestamp::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [run_id, result.records, result.new_records, result.entities,
+                  result.matched_records, result.pairs_scored, result.pending_review,
+                  result.events.get("merged", 0), result.events.get("split", 0)])
+
+
 def resolve(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> ResolveResult:
     """Bring the entity tables up to date with the sources' cleaned tables."""
     select = records_sql(conn, spec)
@@ -177,37 +194,23 @@ def resolve(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> R
                                f"{', '.join(s.dataset for s in spec.sources)}.")
     state.ensure(conn, spec)
     result = ResolveResult(superseded=superseded_versions(conn, spec))
-    conn.execute(f"create or replace temp table _er_records as {select}")
-    conn.execute(f"""create or replace temp table _er_new as
-        select r.record_id from _er_records r left join {state.part(spec, 'records')} o
-        using (record_id) where o.record_id is null or o.record_hash <> r.record_hash""")
-    result.new_records = _count(conn, "select count(*) from _er_new")
-    if result.new_records:
-        result.pairs_scored = score_pairs(conn, spec, "_er_records", "_er_scored", new="_er_new")
-    conn.execute("begin transaction")
     try:
+        conn.execute(f"create or replace temp table _er_records as {select}")
+        conn.execute(f"""create or replace temp table _er_new as
+            select r.record_id from _er_records r left join {state.part(spec, 'records')} o
+            using (record_id) where o.record_id is null or o.record_hash <> r.record_hash""")
+        result.new_records = _count(conn, "select count(*) from _er_new")
         if result.new_records:
-            _store_scores(conn, spec, run_id)
-            _store_key_matches(conn, spec, run_id)
-        _apply_review(conn, spec, run_id)
-        _store_records(conn, spec)
-        result.events = _assign_ids(conn, spec, run_id)
-        members = state.members(spec)
-        result.records = _count(conn, f"select count(*) from {members}")
-        result.entities = _count(conn, f"select count(distinct entity_id) from {members}")
-        result.matched_records = _count(conn, f"""select count(*) from {members} where entity_id in
-            (select entity_id from {members} group by 1 having count(*) > 1)""")
-        result.pending_review = _count(conn, f"select count(*) from {state.part(spec, 'review')} "
-                                             "where decision is null")
-        conn.execute(f"insert into {state.part(spec, 'runs')} values (current_timestamp::timestamp, "
-                     f"?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [run_id, result.records, result.new_records, result.entities,
-                      result.matched_records, result.pairs_scored, result.pending_review,
-                      result.events.get("merged", 0), result.events.get("split", 0)])
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
+            result.pairs_scored = score_pairs(conn, spec, "_er_records", "_er_scored",
+                                              new="_er_new")
+        with transaction(conn):
+            if result.new_records:
+                _store_scores(conn, spec, run_id)
+                _store_key_matches(conn, spec, run_id)
+            _apply_review(conn, spec, run_id)
+            _store_records(conn, spec)
+            result.events = _assign_ids(conn, spec, run_id)
+            _record_run(conn, spec, run_id, result)
     finally:
         for temp in ("_er_records", "_er_new", "_er_scored"):
             conn.execute(f"drop table if exists {temp}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from dataops_platform.resolve.spec import EntitySpec
-from dataops_platform.storage.sql import quote_ident, table
+from dataops_platform.storage.sql import quote_ident, table, table_exists
 
 SCHEMA = "entity"
 
@@ -53,3 +53,13 @@ def ensure(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
         recorded_at timestamp, run_id varchar, records integer, new_records integer, entities integer,
         matched_records integer, pairs_scored integer, pending_review integer,
         merges integer, splits integer)""")
+
+
+def latest_runs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, limit: int) -> list[dict]:
+    """The newest resolutions' counts (``__runs``), newest first; none before the first."""
+    if not table_exists(conn, SCHEMA, f"{spec.name}__runs"):
+        return []
+    cursor = conn.execute(f"select * from {part(spec, 'runs')} "
+                          f"order by recorded_at desc limit {limit}")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -27,7 +27,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _partition_where_clause
 from pydantic import Field
 
-from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists
+from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists, transaction
 from dataops_platform.storage.warehouse import connect
 
 
@@ -129,12 +129,8 @@ class TransactionalDuckDbClient(DuckDbClient):
         conn = connect(config["database"], timeout_s=config.get("lock_timeout_s", 120.0),
                        config=dict(config.get("connection_config") or {}))
         try:
-            conn.execute("begin transaction")
-            yield conn
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
+            with transaction(conn):
+                yield conn
         finally:
             conn.close()
 

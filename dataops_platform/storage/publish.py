@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
 SCHEMA = "publish"
 AUDIT_SCHEMA = "audit"
@@ -174,8 +174,7 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
     dropped; the published and the previous version are kept."""
     ensure(conn)
     table_name = qualified(schema, name)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         _adopt_legacy_table(conn, schema, name, run_id)
         for old in _versions(conn, table_name, "status in ('candidate', 'failed')"):
             _retire(conn, old)
@@ -188,28 +187,19 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
                      [table_name, number, rows, run_id, stored])
         _point(conn, AUDIT_SCHEMA, name, Version(table_name, number, "candidate", rows, stored))
         fault_point("candidate")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return Version(table_name, number, "candidate", rows, stored)
 
 
 def record_audit(conn: duckdb.DuckDBPyConnection, v: Version, check: str, passed: bool,
                  run_id: str | None = None) -> None:
     """One audit check's verdict on version ``v``; a failure marks the version failed."""
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute(f"delete from {SCHEMA}.audits where table_name = ? and version = ? "
                      "and check_name = ?", [v.table_name, v.version, check])
         conn.execute(f"insert into {SCHEMA}.audits values (?, ?, ?, ?, now(), ?)",
                      [v.table_name, v.version, check, passed, run_id])
         if not passed and v.status == "candidate":
             _set_status(conn, v, "failed")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def audit_verdicts(conn: duckdb.DuckDBPyConnection, v: Version) -> dict[str, bool]:
@@ -250,8 +240,7 @@ def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
             f"{table_name} version {candidate.version} was not published: audit check(s) "
             + ", ".join(f"{c} ({'not run' if c in missing else 'failed'})" for c in failed)
             + f". The published table is unchanged; inspect the candidate as {AUDIT_SCHEMA}.{name}.")
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         previous = _one(conn, table_name, "previous")
         if previous is not None:
             _set_status(conn, previous, "kept")
@@ -266,10 +255,6 @@ def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
         conn.execute(f"insert into {SCHEMA}.history values (?, 'publish', ?, ?, now(), ?)",
                      [table_name, candidate.version, current.version if current else None, run_id])
         fault_point("swap")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return Swap(table_name, Version(table_name, candidate.version, "published", candidate.row_count,
                                     candidate.stored_as), current)
 
@@ -290,17 +275,12 @@ def rollback(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
     if previous is None:
         raise PublishError(f"{table_name} has no previous version to roll back to (version "
                            f"{current.version} is the only one published); nothing was changed.")
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         _set_status(conn, current, "previous")
         _set_status(conn, previous, "published")
         _point(conn, schema, name, previous)
         conn.execute(f"insert into {SCHEMA}.history values (?, 'rollback', ?, ?, now(), ?)",
                      [table_name, previous.version, current.version, by])
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return Swap(table_name, Version(table_name, previous.version, "published", previous.row_count,
                                     previous.stored_as), current)
 

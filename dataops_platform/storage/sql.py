@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 
@@ -42,3 +43,16 @@ def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> boo
     return bool(fetch_one(
         conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
         [schema, name])[0])
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All statements of the block or none: committed on success, rolled back on any exit
+    by exception (a Dagster failure or an interrupt too), so no half-write is ever visible."""
+    conn.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")

@@ -13,7 +13,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_fi
 from dataops_platform.contracts.model import Contract, WriteMode
 from dataops_platform.storage.io_manager import ensure_table
 from dataops_platform.storage.metadata import column_schema, count
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
 
@@ -25,14 +25,9 @@ def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
     target = ensure_table(conn, "current", contract.name, target_shape(contract))
     before = count(conn, target)
     plan = plan_write(contract, partition_key, same_file_versions(partition_key))
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         for statement in plan.statements:
             conn.execute(statement)
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
     write = contract.write
     assert write is not None
     metadata: dict = {
