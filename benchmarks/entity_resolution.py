@@ -1,6 +1,6 @@
 """Benchmark entity resolution on generated, labelled people: the DuckDB SQL engine vs Splink.
 
-For each size, ``dataops_platform.demo.people.generate_people(size, seed)`` makes crm and
+For each size, ``dataops_platform.samples.people.generate_people(size, seed)`` makes crm and
 webshop records with known true entities (cached as Parquet in ``--workdir``). Each engine
 then runs in a fresh child process (so its peak RSS is its own):
 
@@ -60,7 +60,7 @@ def ensure_data(workdir: Path, size: int, seed: int) -> float:
     records_path, truth_path = data_paths(workdir, size, seed)
     if records_path.exists() and truth_path.exists():
         return 0.0
-    from dataops_platform.demo.people import generate_people
+    from dataops_platform.samples.people import generate_people
 
     started = time.perf_counter()
     records, truth = generate_people(size, seed)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_WORKDIR = BENCH_DIR / ".data"
-DEMO_ORDERS_CONTRACT = PROJECT_DIR / "dataops_platform" / "demo" / "contracts" / "orders.yaml"
+EXAMPLE_PROJECT = PROJECT_DIR / "examples" / "webshop"
+EXAMPLE_ORDERS = EXAMPLE_PROJECT / "webshop" / "defs" / "datasets" / "orders" / "defs.yaml"
 
 DATASET = "orders_csv"
 SEED = 7
@@ -97,10 +98,17 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def write_contract(folder: Path) -> Path:
-    """The demo orders contract, re-pointed at comma-delimited UTF-8 CSV files."""
+    """A project with one dataset: the example's orders contract, re-pointed at comma-delimited
+    UTF-8 CSV files (the example's package and platform settings, none of its other defs)."""
     import yaml
 
-    data = yaml.safe_load(DEMO_ORDERS_CONTRACT.read_text(encoding="utf-8"))
+    shutil.copytree(EXAMPLE_PROJECT, folder, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".dataops", "sample_data"))
+    defs = folder / "webshop" / "defs"
+    for kind in ("datasets", "marts", "entities"):
+        shutil.rmtree(defs / kind, ignore_errors=True)
+    declaration = yaml.safe_load(EXAMPLE_ORDERS.read_text(encoding="utf-8"))
+    data = declaration["attributes"]
     data["name"] = DATASET
     data["description"] = "Benchmark: web-shop orders delivered as one large CSV file."
     data["source"] = {
@@ -108,9 +116,9 @@ def write_contract(folder: Path) -> Path:
         "landing": f"{DATASET}/*.csv",
         "options": {"delimiter": ",", "encoding": "utf-8", "header": True},
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{DATASET}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    path = defs / "datasets" / DATASET / "defs.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(declaration, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
 
@@ -119,7 +127,7 @@ def write_contract(folder: Path) -> Path:
 
 def child_generate(rows: int, out: Path) -> None:
     """Write the orders CSV to a temp name and rename it, so a cached file is always whole."""
-    from dataops_platform.demo.generator import write_orders_csv
+    from dataops_platform.samples.generator import write_orders_csv
 
     partial = out.with_name(out.name + ".partial")
     write_orders_csv(partial, rows, SEED)
@@ -199,14 +207,14 @@ def child_platform(csv_path: Path, result_path: Path) -> None:
     import dagster as dg
 
     from dataops_platform.automation.sensors import evaluate_landing
-    from dataops_platform.contracts import load_contracts
     from dataops_platform.factory import build_dataset, resources
-    from dataops_platform.settings import Settings
+    from dataops_platform.project.loading import project_settings
+    from dataops_platform.project.validate import load_contracts
 
     imported = time.perf_counter()
     rss_after_imports = current_rss_mb()
-    settings = Settings.from_env().ensure()
-    (contract,) = load_contracts(settings.contracts_dir)
+    settings = project_settings(Path(os.environ["DATAOPS_PROJECT"])).ensure()
+    (contract,) = load_contracts(settings.project_dir)
     dataset = build_dataset(contract)
     how = link_or_copy(csv_path, settings.landing_dir / DATASET / csv_path.name)
     built = time.perf_counter()
@@ -443,7 +451,7 @@ def ensure_csv(workdir: Path, rows: int) -> tuple[Path, float | None]:
 def measure_platform(csv_path: Path, contracts_dir: Path, run_dir: Path) -> dict[str, Any]:
     home = run_dir / "home"
     result = run_dir / "platform.json"
-    env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_CONTRACTS": str(contracts_dir),
+    env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_PROJECT": str(contracts_dir),
            "DATAOPS_SETTLE_SECONDS": "0"}
     env.pop("DAGSTER_HOME", None)  # instance_for_test makes its own
     usage = run_child(["--child", "platform", "--csv", str(csv_path), "--result", str(result)],
@@ -605,7 +613,7 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
         "rows": rows,
         "seed": SEED,
         "csv_bytes": csv_path.stat().st_size,
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "system": py_platform.platform()},
         "versions": versions(),
         "platform_revision": revision,
@@ -661,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--rows and --repeat must be positive")
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    contracts_dir = Path(tempfile.mkdtemp(prefix="contracts-", dir=workdir))
+    contracts_dir = Path(tempfile.mkdtemp(prefix="project-", dir=workdir))
     try:
         write_contract(contracts_dir)
         for rows in sizes:

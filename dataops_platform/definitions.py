@@ -1,11 +1,13 @@
-"""The code location's one entry point (``dagster dev`` and ``dg`` load it via workspace.yaml)."""
+"""A generic code location: the project DATAOPS_PROJECT names (else the one around the
+working directory, else the bundled example). A project's own ``definitions.py`` is the
+usual entry point; this one serves deployments that point at a project by path."""
 
 import dagster as dg
 
-from dataops_platform.factory import build_definitions
-from dataops_platform.settings import Settings
+from dataops_platform.project.loading import current_project, load_project
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.from_env())
+    project, default_home = current_project()  # the example's home: ./.dataops, not the package
+    return load_project(project, home=default_home).definitions

@@ -1,7 +1,10 @@
-"""Contracts in, Dagster definitions out: the one place where the pieces are assembled.
+"""Declarations in, Dagster definitions out: the compilers the components call.
 
-Both the UI (``definitions.py``) and the CLI build their definitions here, so there is no
-second code path.
+``build_dataset`` compiles one dataset contract (the ``Dataset`` component); ``assemble``
+builds what spans every declaration of a project (the ``Platform`` component): resources,
+the landing/automation/alert/report sensors, the scorecard, lake-only datasets, the curated
+jobs and retention. The UI (``dg dev``) and the CLI load the same component tree, so there
+is no second code path.
 """
 
 from __future__ import annotations
@@ -19,20 +22,23 @@ from dataops_platform.collect.lake_asset import LAKE_SENSOR, LakeDataset, build_
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
 from dataops_platform.collect.resources import LandingZone
-from dataops_platform.contracts import Contract, load_contracts
+from dataops_platform.contracts import Contract
 from dataops_platform.contracts.loader import in_dependency_order
-from dataops_platform.demo.curated import curated_assets, curated_checks
 from dataops_platform.quality.checks import build_checks
 from dataops_platform.quality.rule_checks import build_rule_checks, is_rule_check
 from dataops_platform.quality.scorecard import build_scorecard
-from dataops_platform.resolve.assets import EntityAssets, build_entity_assets
-from dataops_platform.resolve.loader import load_entity_specs
+from dataops_platform.resolve.assets import EntityAssets
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
 from dataops_platform.transform.cleaned_asset import build_cleaned_asset
 from dataops_platform.transform.current_asset import build_current_asset
-from dataops_platform.transform.wap import AUDIT_PUBLISHED, AUDIT_TARGET_TAG, ServingArea
+from dataops_platform.transform.wap import (
+    AUDIT_PUBLISHED,
+    AUDIT_TARGET_TAG,
+    PublishedTable,
+    ServingArea,
+)
 
 
 @dataclass(frozen=True)
@@ -102,30 +108,27 @@ class Platform:
     definitions: dg.Definitions
     datasets: list[DatasetAssets]
     lake_datasets: list[LakeDataset] = field(default_factory=list)  # 'format: files'
-    entities: list[EntityAssets] = field(default_factory=list)  # contracts/entities/*.yaml
+    entities: list[EntityAssets] = field(default_factory=list)
+    marts: list[PublishedTable] = field(default_factory=list)
 
 
-def build_platform(settings: Settings, contracts: list[Contract] | None = None) -> Platform:
-    """Every dataset's assets and checks, the quality scorecard, the demo's curated assets,
-    sensors and resources."""
-    settings.ensure()
-    contracts = load_contracts(settings.contracts_dir) if contracts is None else contracts
-    datasets = [build_dataset(c) for c in in_dependency_order(contracts) if not c.lake_only]
+def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: list[Contract],
+             marts: list[PublishedTable], entities: list[EntityAssets]) -> Platform:
+    """What spans every declaration: ``definitions`` holds only these shared pieces (the
+    components contribute their own assets); the lists are in dependency order."""
+    by_name = {d.contract.name: d for d in datasets}
+    datasets = [by_name[c.name] for c in in_dependency_order([d.contract for d in datasets])]
     lake_sets = [build_lake_dataset(c, dg.DynamicPartitionsDefinition(name=partitions_def_name(c)))
-                 for c in contracts if c.lake_only]
-    names = {c.name for c in contracts}
-    marts = curated_assets() if {"orders", "customers", "products"} <= names else []
-    entities = [build_entity_assets(spec)
-                for spec in load_entity_specs(settings.contracts_dir, contracts)]
-    curated = marts + [a for e in entities for a in e.assets]
-    checks = [c for d in datasets for c in d.checks] + (curated_checks() if marts else []) \
-        + [c for e in entities for c in e.all_checks]
+                 for c in sorted(lake_contracts, key=lambda c: c.name)]
+    curated = [a for m in marts for a in m.assets] + [a for e in entities for a in e.assets]
+    checks = [c for d in datasets for c in d.checks] + [c for m in marts for c in m.checks] \
+        + [c for e in entities for c in e.all_checks] + [c for d in lake_sets for c in d.checks]
+    contracts = [d.contract for d in datasets] + [d.contract for d in lake_sets]
     retention_jobs, retention_schedules = build_retention(contracts)
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
-        assets=[a for d in datasets for a in d.assets] + curated + [scorecard]
-        + [d.asset for d in lake_sets],
-        asset_checks=checks + [c for d in lake_sets for c in d.checks],
+        assets=[scorecard, *(d.asset for d in lake_sets)],
+        asset_checks=[c for d in lake_sets for c in d.checks],
         jobs=[job for d in datasets for job in (d.ingest_job, d.process_job)]
         + [d.ingest_job for d in lake_sets]
         + [CURATED_JOB]  # the scorecard is always there
@@ -138,14 +141,20 @@ def build_platform(settings: Settings, contracts: list[Contract] | None = None) 
         schedules=retention_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
-            [key for c in [*checks, *(c for d in lake_sets for c in d.checks)]
-             for key in c.check_keys if not is_rule_check(key.name)],
+            [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],
             settings.alerts_log), build_report_sensor(settings.reports_dir)]
         + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),
     )
-    return Platform(definitions, datasets, lake_sets, entities)
+    return Platform(definitions, datasets, lake_sets, entities, marts)
 
 
-def build_definitions(settings: Settings, contracts: list[Contract] | None = None) -> dg.Definitions:
-    return build_platform(settings, contracts).definitions
+def build_platform(settings: Settings) -> Platform:
+    """The project at ``settings.project_dir`` loaded with ``settings.home`` as its home."""
+    from dataops_platform.project.loading import load_project  # it imports the components
+
+    return load_project(settings.project_dir, home=settings.home)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return build_platform(settings).definitions

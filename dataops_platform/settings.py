@@ -1,31 +1,50 @@
-"""Where the platform keeps its state, chosen by two environment variables.
+"""Where the platform keeps its state: resolved once, from the project and the environment.
 
 Everything the platform writes lives under one *home* folder so a laptop run is one
-`rm -rf` away from clean and tests can use a temporary home:
+`rm -rf` away from clean and tests can use a temporary home. What a project declares in its
+``Platform`` component (``defs/platform/defs.yaml``) is the default; these environment
+variables override it (so CI and a production deployment can redirect a checked-in project):
 
-- ``DATAOPS_HOME``      the home folder (default: ``.dataops/`` in the checkout, git-ignored)
-- ``DATAOPS_CONTRACTS`` the folder of dataset contracts (default: the bundled demo contracts)
+- ``DATAOPS_HOME``      the home folder (default: the component's ``home``, ``.dataops``
+  relative to the project)
+- ``DATAOPS_PROJECT``   the project the CLI and the generic code location load (default: the
+  current folder when it is a project, else the bundled example project)
 - ``DATAOPS_DUCKDB_MEMORY_LIMIT`` DuckDB's memory cap per process (default 1GB; it spills
   to disk beyond it, which keeps a 5M-row file under 2 GB of RSS)
 - ``DATAOPS_KEEP_VERSIONS`` published versions kept per write-audit-publish table, with
   their serving files (default 5, at least 2: the live one and the rollback target)
+
+Resolving settings has no side effects: nothing is created until a command or a run writes.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 HOME_ENV = "DATAOPS_HOME"
-CONTRACTS_ENV = "DATAOPS_CONTRACTS"
+PROJECT_ENV = "DATAOPS_PROJECT"
 MEMORY_LIMIT_ENV = "DATAOPS_DUCKDB_MEMORY_LIMIT"
 KEEP_VERSIONS_ENV = "DATAOPS_KEEP_VERSIONS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-DEMO_CONTRACTS_DIR = PACKAGE_DIR / "demo" / "contracts"
-DEMO_SAMPLE_DATA_DIR = PACKAGE_DIR / "demo" / "sample_data"
+
+# `dataops <command> --home X` for the definitions it loads in this process: scoped, never
+# written into os.environ (subprocesses get DATAOPS_HOME in their own environment instead)
+_HOME_OVERRIDE: ContextVar[Path | None] = ContextVar("dataops_home_override", default=None)
+
+
+@contextmanager
+def home_override(home: Path | None) -> Iterator[None]:
+    token = _HOME_OVERRIDE.set(home)
+    try:
+        yield
+    finally:
+        _HOME_OVERRIDE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -33,18 +52,26 @@ class Settings:
     """Resolved locations; derived paths are properties so nothing can disagree."""
 
     home: Path
-    contracts_dir: Path
+    project_dir: Path
     duckdb_memory_limit: str = "1GB"
     keep_versions: int = 5
 
     @classmethod
-    def from_env(cls) -> Settings:
-        home = os.environ.get(HOME_ENV) or str(PROJECT_DIR / ".dataops")
-        contracts = os.environ.get(CONTRACTS_ENV) or str(DEMO_CONTRACTS_DIR)
-        return cls(home=Path(home).expanduser().resolve(),
-                   contracts_dir=Path(contracts).expanduser().resolve(),
-                   duckdb_memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or "1GB",
-                   keep_versions=max(2, int(os.environ.get(KEEP_VERSIONS_ENV) or 5)))
+    def resolve(cls, project_dir: Path, *, home: str | Path | None = None,
+                duckdb_memory_limit: str = "1GB", keep_versions: int = 5,
+                environ: Mapping[str, str] | None = None) -> Settings:
+        """The project's declared settings, overridden by the environment (``environ``,
+        default ``os.environ``, only read). A relative ``home`` is relative to the project."""
+        env = os.environ if environ is None else environ
+        chosen = Path(_HOME_OVERRIDE.get() or env.get(HOME_ENV) or home or ".dataops").expanduser()
+        if not chosen.is_absolute():
+            chosen = project_dir / chosen
+        return cls(home=chosen.resolve(), project_dir=project_dir.resolve(),
+                   duckdb_memory_limit=env.get(MEMORY_LIMIT_ENV) or duckdb_memory_limit,
+                   keep_versions=max(2, int(env.get(KEEP_VERSIONS_ENV) or keep_versions)))
+
+    def with_home(self, home: Path) -> Settings:
+        return replace(self, home=home.expanduser().resolve())
 
     @property
     def landing_dir(self) -> Path:
@@ -87,7 +114,8 @@ class Settings:
         return self.home / "dagster"
 
     def ensure(self) -> Settings:
-        """Create the folders the platform writes to; idempotent."""
+        """Create the folders the platform writes to; idempotent. Called by commands that
+        write (never by loading definitions)."""
         for path in (self.home, self.landing_dir, self.lake_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
         return self

@@ -4,7 +4,9 @@ Each launcher is a separate OS process, as runs launched by the Dagster daemon a
 multiprocess executor then runs every step in a process of its own.
 """
 
+import os
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -13,7 +15,8 @@ from dataops_platform.settings import Settings
 
 
 def process_orders() -> dg.JobDefinition:
-    return build_definitions(Settings.from_env()).resolve_job_def("process_orders")
+    settings = Settings.resolve(Path(os.environ["DATAOPS_PROJECT"]))
+    return build_definitions(settings).resolve_job_def("process_orders")
 
 
 def launch(partition_key: str) -> int:

@@ -13,21 +13,21 @@ import pytest
 
 from dataops_platform.automation.one_pass import PassResult, prepare_instance, run_pass
 from dataops_platform.factory import build_platform
-from dataops_platform.settings import DEMO_CONTRACTS_DIR, DEMO_SAMPLE_DATA_DIR, Settings
+from dataops_platform.settings import Settings
+from dataops_platform_tests.project_files import SAMPLE_DATA, copy_example
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A fresh home (landing zone, warehouse, Dagster instance) and a copy of the demo
-    contracts that a test may edit or add to."""
-    contracts = tmp_path / "contracts"
-    shutil.copytree(DEMO_CONTRACTS_DIR, contracts)
+    """A fresh home (landing zone, warehouse, Dagster instance) and a copy of the example
+    project whose declarations a test may edit or add to."""
+    project = copy_example(tmp_path / "project")
     monkeypatch.setenv("DATAOPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DATAOPS_CONTRACTS", str(contracts))
+    monkeypatch.setenv("DATAOPS_PROJECT", str(project))
     monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "0")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
     monkeypatch.setattr("dataops_platform.automation.one_pass.OBSERVE_GAP_S", 0.0)
-    return Settings.from_env().ensure()
+    return Settings.resolve(project).ensure()
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def land(settings: Settings) -> Callable[[str, bytes | str], Path]:
 @pytest.fixture
 def land_samples(settings: Settings) -> Callable[[], None]:
     def _land() -> None:
-        shutil.copytree(DEMO_SAMPLE_DATA_DIR, settings.landing_dir, dirs_exist_ok=True)
+        shutil.copytree(SAMPLE_DATA, settings.landing_dir, dirs_exist_ok=True)
 
     return _land
 

@@ -4,14 +4,14 @@ contract's `anomaly` section, and a planted anomaly in real landed files."""
 from __future__ import annotations
 
 import random
-import shutil
 
 import duckdb
 import pytest
 import yaml
 
-from dataops_platform.contracts import ContractError, load_contracts
+from dataops_platform.contracts import ContractError
 from dataops_platform.contracts.loader import parse_contract
+from dataops_platform.project.validate import load_contracts
 from dataops_platform.quality.anomaly import detect, rate_noise, small_sample_factor
 from dataops_platform.quality.metrics import (
     ANOMALIES,
@@ -20,6 +20,7 @@ from dataops_platform.quality.metrics import (
     compared_metrics,
     metric_names,
 )
+from dataops_platform_tests.project_files import contracts_dir, only_own_datasets
 
 # --------------------------------------------------------------------------- the decision
 
@@ -179,11 +180,9 @@ def test_a_planted_null_rate_jump_fails_its_files_anomalies_check_and_history_is
     from dataops_platform.factory import build_platform
     from dataops_platform.quality.gate import run_gate
 
-    for demo in settings.contracts_dir.glob("*.yaml"):  # only this dataset: faster definitions
-        demo.unlink()
-    shutil.rmtree(settings.contracts_dir / "entities")  # its sources are gone too
-    (settings.contracts_dir / "readings.yaml").write_text(yaml.safe_dump(READINGS), encoding="utf-8")
-    (contract,) = load_contracts(settings.contracts_dir)
+    only_own_datasets(settings)  # only this dataset: faster definitions
+    (contracts_dir(settings) / "readings.yaml").write_text(yaml.safe_dump(READINGS), encoding="utf-8")
+    (contract,) = load_contracts(settings.project_dir)
     rng = random.Random(2026)
     for i in range(8):
         land(f"readings/readings_{i:02d}.csv", _readings(rng, i))

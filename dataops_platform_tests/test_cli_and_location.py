@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from dataops_platform.cli.main import cli
 from dataops_platform.definitions import defs
+from dataops_platform_tests.project_files import contracts_dir
 
 COMMANDS = [[], ["up"], ["demo"], ["run"], ["check"], ["contracts"], ["contracts", "validate"],
             ["generate"], ["rollback"], ["versions"], ["serve-sql"], ["review"],
@@ -29,9 +30,9 @@ def test_code_location_loads_with_the_expected_assets_checks_and_sensors(setting
 
 
 def test_workspace_names_the_location():
-    from dataops_platform.settings import PROJECT_DIR
+    from dataops_platform_tests.project_files import EXAMPLE
 
-    assert "location_name: dataops_platform" in (PROJECT_DIR / "workspace.yaml").read_text()
+    assert "location_name: webshop" in (EXAMPLE.parent.parent / "workspace.yaml").read_text()
 
 
 @pytest.mark.parametrize("args", COMMANDS)
@@ -41,41 +42,42 @@ def test_every_command_has_help(args):
     assert "Usage:" in result.output and len(result.output.splitlines()) > 3
 
 
-def test_contracts_validate_passes_on_the_demo_and_lists_every_problem(settings, tmp_path):
+def test_contracts_validate_passes_on_the_example_and_lists_every_problem(settings):
     runner = CliRunner()
     ok = runner.invoke(cli, ["contracts", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert "4 dataset contract(s) and 1 entity contract(s) valid" in ok.output
+    assert "4 dataset(s), 4 mart(s) and 1 entity valid" in ok.output
 
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "a.yaml").write_text("name: a\ndescription: d\nowner: o\nsource: {format: xml}\n"
-                                   "columns: [{name: x, type: interger}]\n")
-    (broken / "b.yaml").write_text("name: b\ndescription: d\nowner: o\nsource: {format: csv}\n"
-                                   "columns: [{name: x, nulable: false}]\nprimary_key: [y]\n")
-    bad = runner.invoke(cli, ["contracts", "validate", str(broken)])
+    (contracts_dir(settings) / "a.yaml").write_text(
+        "name: a\ndescription: d\nowner: o\nsource: {format: xml}\n"
+        "columns: [{name: x, type: interger}]\n")
+    (contracts_dir(settings) / "b.yaml").write_text(
+        "name: b\ndescription: d\nowner: o\nsource: {format: csv}\n"
+        "columns: [{name: x, nulable: false}]\nprimary_key: [y]\n")
+    bad = runner.invoke(cli, ["contracts", "validate", str(settings.project_dir)])
     assert bad.exit_code == 1
     text = bad.output
-    for expected in ("a.yaml: source.format", "a.yaml: columns[0] (x).type",
-                     "b.yaml: columns[0] (x).nulable", "unknown field"):
+    for expected in ("a/defs.yaml: attributes.source.format",
+                     "a/defs.yaml: attributes.columns[0] (x).type",
+                     "b/defs.yaml: attributes.columns[0] (x).nulable", "unknown field"):
         assert expected in text, text
     assert "Traceback" not in text
 
 
 def test_a_broken_entity_contract_is_reported_by_file_and_field(settings):
-    entity = settings.contracts_dir / "entities" / "customer.yaml"
+    entity = contracts_dir(settings) / "entities" / "customer.yaml"
     entity.write_text("name: customer\nsources:\n  - {dataset: crm, id: customer_id}\n"
                       "  - {dataset: webshop_customers, id: account_no}\n"
                       "fields: [first_name, {name: email, compare: fuzzyy}]\n"
                       "blocking: [[first_name]]\n")
     bad = CliRunner().invoke(cli, ["contracts", "validate"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
-    assert "customer.yaml: fields[1] (email).compare" in bad.output, bad.output
+    assert "customer/defs.yaml: attributes.fields[1] (email).compare" in bad.output, bad.output
     entity.write_text("name: customer\nsources:\n  - {dataset: crm, id: customer_id}\n"
                       "  - {dataset: webshop_customers, id: account_no}\nfields: [first_name]\n")
     bad = CliRunner().invoke(cli, ["contracts", "validate"])
-    for expected in ("sources[0] (crm): dataset 'crm' has no contract",
-                     "sources[1] (webshop_customers).id: dataset 'webshop_customers' has no "
+    for expected in ("attributes.sources[0] (crm): dataset 'crm' is not declared in this project",
+                     "attributes.sources[1] (webshop_customers).id: dataset 'webshop_customers' has no "
                      "column 'account_no'"):
         assert expected in bad.output, bad.output
     run = CliRunner().invoke(cli, ["run"])  # the pipeline refuses it the same way

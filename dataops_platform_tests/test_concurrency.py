@@ -20,7 +20,9 @@ import pytest
 
 from dataops_platform.automation.one_pass import prepare_instance, register_landed
 from dataops_platform.factory import build_platform
-from dataops_platform.settings import PROJECT_DIR
+from dataops_platform_tests.project_files import EXAMPLE
+
+PROJECT_DIR = EXAMPLE.parent.parent  # the checkout: the target module is imported from it
 
 RUNS = 3
 

@@ -16,7 +16,8 @@ from dataops_platform.contracts.loader import (
     parse_contract,
 )
 from dataops_platform.contracts.model import FileFormat, Standardization
-from dataops_platform.settings import DEMO_CONTRACTS_DIR
+from dataops_platform.project.validate import load_contracts as load_project_contracts
+from dataops_platform_tests.project_files import EXAMPLE
 
 MINIMAL = {
     "name": "things",
@@ -54,7 +55,7 @@ def problems_of(path):
 
 
 def test_bundled_demo_contracts_load():
-    contracts = {c.name: c for c in load_contracts(DEMO_CONTRACTS_DIR)}
+    contracts = {c.name: c for c in load_project_contracts(EXAMPLE)}
 
     assert set(contracts) == {"customers", "orders", "products", "webshop_customers"}
     assert contracts["customers"].source.format is FileFormat.csv
@@ -70,8 +71,12 @@ def test_bundled_demo_contracts_load():
 
 
 @pytest.mark.parametrize("stem", ["customers", "orders", "products"])
-def test_each_demo_contract_parses_on_its_own(stem):
-    assert parse_contract(DEMO_CONTRACTS_DIR / f"{stem}.yaml").name == stem
+def test_each_example_contract_parses_on_its_own(stem, tmp_path):
+    from dataops_platform_tests.project_files import unwrap
+
+    text = unwrap((EXAMPLE / "webshop" / "defs" / "datasets" / stem / "defs.yaml").read_text())
+    (tmp_path / f"{stem}.yaml").write_text(text)
+    assert parse_contract(tmp_path / f"{stem}.yaml").name == stem
 
 
 def test_minimal_contract_gets_the_documented_defaults(tmp_path):
@@ -399,7 +404,6 @@ def test_load_contracts_without_a_folder_points_at_the_setting(tmp_path, kind):
 
     (problem,) = info.value.problems
     assert problem.file == target
-    assert "DATAOPS_CONTRACTS" in str(info.value)
     assert str(target) in str(info.value)
 
 

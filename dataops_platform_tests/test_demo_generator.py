@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataops_platform.contracts.loader import parse_contract
 from dataops_platform.contracts.model import Column, Contract
-from dataops_platform.demo.generator import GeneratedFiles, generate, write_orders_csv
-from dataops_platform.settings import DEMO_CONTRACTS_DIR, DEMO_SAMPLE_DATA_DIR
+from dataops_platform.samples.generator import GeneratedFiles, generate, write_orders_csv
+from dataops_platform_tests.project_files import SAMPLE_DATA as DEMO_SAMPLE_DATA_DIR
+from dataops_platform_tests.project_files import example_contract
 
 DIRT_KEYS = {
     "customers": [
@@ -44,7 +44,7 @@ DIRT_KEYS = {
 
 
 def contract(name: str) -> Contract:
-    return parse_contract(DEMO_CONTRACTS_DIR / f"{name}.yaml")
+    return example_contract(name)
 
 
 def standardize(value: str, column: Column) -> str:

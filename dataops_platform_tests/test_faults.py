@@ -10,13 +10,13 @@ import time
 import duckdb
 import pytest
 
-from dataops_platform.demo.generator import generate
+from dataops_platform.samples.generator import generate
 from dataops_platform_tests.wap_helpers import MARTS, known_customer_orders
 
 
 def _dataops(settings, *args, env_extra=None, **kwargs):
     env = {**os.environ, "DATAOPS_HOME": str(settings.home),
-           "DATAOPS_CONTRACTS": str(settings.contracts_dir), **(env_extra or {})}
+           "DATAOPS_PROJECT": str(settings.project_dir), **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "dataops_platform.cli.main", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 

@@ -14,7 +14,8 @@ from dataops_platform.cli.main import cli
 from dataops_platform.collect import lake
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_platform
-from dataops_platform.settings import DEMO_SAMPLE_DATA_DIR
+from dataops_platform_tests.project_files import SAMPLE_DATA as DEMO_SAMPLE_DATA_DIR
+from dataops_platform_tests.project_files import contracts_dir
 from dataops_platform_tests.wap_helpers import known_customer_orders
 
 DATASETS = ("customers", "orders", "products")
@@ -106,7 +107,7 @@ def _age(settings, dataset, partition_key, days):
 
 def test_retention_prunes_old_files_rows_and_partitions(settings, land, land_samples, one_pass,
                                                        query):
-    orders = settings.contracts_dir / "orders.yaml"
+    orders = contracts_dir(settings) / "orders.yaml"
     assert "write: {mode: merge}" in orders.read_text()  # append: current.orders rows are files'
     orders.write_text(orders.read_text().replace("write: {mode: merge}", "write: {mode: append}")
                       + "retention: 30d\n")
@@ -168,7 +169,7 @@ def test_retention_prunes_old_files_rows_and_partitions(settings, land, land_sam
 
 
 def test_the_retention_schedule_runs_the_same_pruning(settings, land_samples, one_pass, query):
-    orders = settings.contracts_dir / "orders.yaml"
+    orders = contracts_dir(settings) / "orders.yaml"
     orders.write_text(orders.read_text() + "retention: 30d\n")
     land_samples()
     assert one_pass().ok
@@ -203,7 +204,7 @@ retention: 30d
 
 
 def test_lake_only_dataset_keeps_and_catalogues_any_file(settings, land, one_pass, query):
-    (settings.contracts_dir / "docs.yaml").write_text(DOCS)
+    (contracts_dir(settings) / "docs.yaml").write_text(DOCS)
     files = {"docs/2026/app.log": b"2026-11-01 started\n2026-11-01 stopped\n",
              "docs/report.pdf": b"%PDF-1.4\n\x00\x01\x02binary\n%%EOF\n",
              "docs/photo.png": b"\x89PNG\r\n" + bytes(2000)}  # too big, and not allowed
@@ -245,15 +246,15 @@ def test_lake_only_contract_rules(settings):
     from dataops_platform.contracts import ContractError
     from dataops_platform.contracts.loader import parse_contract
 
-    path = settings.contracts_dir / "docs.yaml"
+    path = contracts_dir(settings) / "docs.yaml"
     path.write_text(DOCS + "primary_key: [id]\n")
     try:
         parse_contract(path)
         raise AssertionError("a files dataset with a primary key was accepted")
     except ContractError as exc:
         assert "kept as files" in str(exc)
-    orders = (settings.contracts_dir / "orders.yaml").read_text()
-    path = settings.contracts_dir / "orders.yaml"
+    orders = (contracts_dir(settings) / "orders.yaml").read_text()
+    path = contracts_dir(settings) / "orders.yaml"
     path.write_text(orders + "files: {max_bytes: 10}\n")
     try:
         parse_contract(path)
@@ -263,7 +264,7 @@ def test_lake_only_contract_rules(settings):
 
 
 def test_the_lake_sensor_registers_lake_only_files_and_starts_their_runs(settings, land):
-    (settings.contracts_dir / "docs.yaml").write_text(DOCS)
+    (contracts_dir(settings) / "docs.yaml").write_text(DOCS)
     land("docs/a.log", "hello\n")
     land("orders/ignored.txt", "not an orders file\n")
     defs = build_platform(settings).definitions

@@ -2,7 +2,8 @@
 
 import json
 
-from dataops_platform.demo.generator import generate
+from dataops_platform.samples.generator import generate
+from dataops_platform_tests.project_files import contracts_dir
 
 CUSTOMERS_HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 
@@ -129,7 +130,7 @@ def test_malformed_files_fail_only_their_partition_with_a_clear_message(settings
 
 
 def test_wrong_encoding_is_reported_with_the_file_and_the_fix(settings, land, one_pass):
-    contract = settings.contracts_dir / "customers.yaml"
+    contract = contracts_dir(settings) / "customers.yaml"
     contract.write_text(contract.read_text().replace("encoding: latin-1", "encoding: utf-8"))
     land("customers/latin.csv", (CUSTOMERS_HEADER + "1;Ann;Müller;a@x.de;Köln;DE;2024-01-02;consumer\n")
          .encode("latin-1"))
@@ -141,7 +142,7 @@ def test_wrong_encoding_is_reported_with_the_file_and_the_fix(settings, land, on
 
 
 def test_a_new_dataset_flows_from_one_contract_file_without_code(settings, land, one_pass, query):
-    (settings.contracts_dir / "sensor_readings.yaml").write_text("""
+    (contracts_dir(settings) / "sensor_readings.yaml").write_text("""
 name: sensor_readings
 description: Readings from the greenhouse sensors, one JSON array per upload.
 owner: iot-team

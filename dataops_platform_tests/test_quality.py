@@ -5,16 +5,17 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pytest
 
-from dataops_platform.contracts import load_contracts
+from dataops_platform.project.validate import load_contracts
 from dataops_platform.quality.checks import ledger, validate_partition
 from dataops_platform.quality.pandera_schema import compile_schema
+from dataops_platform_tests.project_files import contracts_dir
 
 CUSTOMERS = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 
 
 @pytest.fixture
 def contracts(settings):
-    return {c.name: c for c in load_contracts(settings.contracts_dir)}
+    return {c.name: c for c in load_contracts(settings.project_dir)}
 
 
 def _landed_customers(land, one_pass, query):
@@ -128,23 +129,23 @@ def test_references_check_counts_orphans_per_file_and_its_severity_follows_the_c
 
 
 def test_contract_references_must_point_at_a_known_dataset_and_column(settings):
-    from dataops_platform.contracts import ContractError, load_contracts
+    from dataops_platform.contracts import ContractError
     from dataops_platform.contracts.loader import in_dependency_order
 
-    ordered = [c.name for c in in_dependency_order(load_contracts(settings.contracts_dir))]
+    ordered = [c.name for c in in_dependency_order(load_contracts(settings.project_dir))]
     assert ordered.index("customers") < ordered.index("orders")
     assert ordered.index("products") < ordered.index("orders")
 
-    orders = settings.contracts_dir / "orders.yaml"
+    orders = contracts_dir(settings) / "orders.yaml"
     orders.write_text(orders.read_text()
                       .replace("{dataset: customers, column: customer_id}",
                                "{dataset: clients, column: customer_id}")
                       .replace("{dataset: products, column: sku}", "{dataset: products, column: code}"))
     with pytest.raises(ContractError) as info:
-        load_contracts(settings.contracts_dir)
+        load_contracts(settings.project_dir)
     problems = [str(p) for p in info.value.problems]
-    assert any("columns[1] (customer_id).references" in p and "'clients' has no contract" in p
-               for p in problems)
+    assert any("columns[1] (customer_id).references" in p
+               and "dataset 'clients' is not declared in this project" in p for p in problems)
     assert any("columns[2] (product_sku).references" in p and "no column 'code'" in p for p in problems)
 
 
@@ -212,13 +213,13 @@ def test_reconciliation_conserves_amount_totals_and_names_an_altered_row(
 
 
 def test_reconcile_accepts_numeric_columns_only(settings):
-    from dataops_platform.contracts import ContractError, load_contracts
+    from dataops_platform.contracts import ContractError
 
-    orders = settings.contracts_dir / "orders.yaml"
+    orders = contracts_dir(settings) / "orders.yaml"
     orders.write_text(orders.read_text().replace("reconcile: [amount, quantity]",
                                                  "reconcile: [amount, currency, nope]"))
     with pytest.raises(ContractError) as info:
-        load_contracts(settings.contracts_dir)
+        load_contracts(settings.project_dir)
     assert "reconcile: ['currency', 'nope'] must be numeric columns" in str(info.value)
 
 
@@ -260,7 +261,7 @@ def test_each_column_gets_a_named_rule_check_with_counts_rate_and_located_sample
 
 
 def test_a_delivery_with_changed_columns_fails_the_schema_change_check(settings, land, one_pass):
-    contract = settings.contracts_dir / "customers.yaml"  # evolve: the file is loaded, and flagged
+    contract = contracts_dir(settings) / "customers.yaml"  # evolve: the file is loaded, and flagged
     contract.write_text(contract.read_text().replace("schema_policy: freeze", "schema_policy: evolve"))
     land("customers/a.csv", (CUSTOMERS + "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n")
          .encode("latin-1"))

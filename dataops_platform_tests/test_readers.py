@@ -6,8 +6,7 @@ from pathlib import Path
 import duckdb
 
 from dataops_platform.collect.readers import DELIVERED_COLUMNS, stage_file
-from dataops_platform.contracts.loader import parse_contract
-from dataops_platform.settings import DEMO_CONTRACTS_DIR
+from dataops_platform_tests.project_files import example_contract
 
 
 def test_json_keys_are_in_order_of_first_appearance_however_the_scan_is_split(
@@ -15,7 +14,7 @@ def test_json_keys_are_in_order_of_first_appearance_however_the_scan_is_split(
     """A key first seen deep in a large file comes after the first object's keys, and the
     first object's keys keep their order: the staged layout and ``_delivered_columns`` (and
     so a rebuild from the lake) are the same on every run."""
-    contract = parse_contract(DEMO_CONTRACTS_DIR / "orders.yaml")
+    contract = example_contract("orders")
     path = tmp_path / "orders.ndjson"
     with path.open("w") as out:  # large enough for DuckDB to scan it in several chunks
         for i in range(50_000):

@@ -3,6 +3,7 @@
 from click.testing import CliRunner
 
 from dataops_platform.cli.main import cli
+from dataops_platform_tests.project_files import contracts_dir
 
 HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 ROWS = [
@@ -19,7 +20,7 @@ def _land_customers(land, rows=ROWS, name="customers/c.csv"):
 
 
 def _allow_poland(settings):
-    path = settings.contracts_dir / "customers.yaml"
+    path = contracts_dir(settings) / "customers.yaml"
     path.write_text(path.read_text().replace("allowed_values: [DE, AT,", "allowed_values: [PL, DE, AT,"))
 
 

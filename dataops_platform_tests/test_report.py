@@ -21,6 +21,7 @@ from dataops_platform.quality.report_data import (
     schema_change,
 )
 from dataops_platform.quality.report_html import render
+from dataops_platform_tests.project_files import contracts_dir
 
 PARCELS = """name: parcels
 description: Parcels handed to the carrier.
@@ -166,7 +167,7 @@ def test_pass_report_names_failed_checks_and_matches_the_warehouse(settings, lan
 
 
 def test_a_new_and_a_missing_column_show_as_a_schema_change(settings, land, one_pass):
-    (settings.contracts_dir / "parcels.yaml").write_text(PARCELS)
+    (contracts_dir(settings) / "parcels.yaml").write_text(PARCELS)
     land("parcels/day1.csv", "parcel_id,weight,note\n1,2.5,fragile\n2,heavy,\n")
     first = one_pass()
     land("parcels/day2.csv", "parcel_id,weight,colour\n3,1.0,red\n")
@@ -191,7 +192,7 @@ def test_a_new_and_a_missing_column_show_as_a_schema_change(settings, land, one_
 
 
 def test_the_sensor_writes_one_report_per_finished_run(settings, land, one_pass):
-    (settings.contracts_dir / "parcels.yaml").write_text(PARCELS)
+    (contracts_dir(settings) / "parcels.yaml").write_text(PARCELS)
     land("parcels/day1.csv", "parcel_id,weight,note\n1,2.5,fragile\n")
     assert one_pass().ok  # a CLI pass: it writes its own report, the sensor leaves it alone
     assert SENSOR_TRIGGER_TAG == TRIGGER_TAG

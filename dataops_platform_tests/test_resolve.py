@@ -6,8 +6,9 @@ from click.testing import CliRunner
 
 from dataops_platform.automation.one_pass import prepare_instance, register_landed
 from dataops_platform.cli.main import cli
-from dataops_platform.demo.generator import generate
 from dataops_platform.factory import build_platform
+from dataops_platform.samples.generator import generate
+from dataops_platform_tests.project_files import contracts_dir
 
 CRM_HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 SHOP_HEADER = "account_id,first_name,last_name,email,city,country,registered_at\n"
@@ -162,7 +163,7 @@ def test_the_demo_resolves_its_web_shop_accounts_onto_crm_customers(settings, on
 def test_sources_sharing_a_key_space_are_deduplicated_on_their_ids(settings, land, one_pass, query):
     """Two regional exports of one CRM share customer numbers: the same number is the same
     customer however differently it is spelled, and the first source's values win."""
-    contracts = settings.contracts_dir
+    contracts = contracts_dir(settings)
     regional = (contracts / "customers.yaml").read_text().replace("name: customers", "name: customers_eu")
     (contracts / "customers_eu.yaml").write_text(regional.replace("customers/*.csv", "customers_eu/*.csv"))
     (contracts / "entities" / "customer.yaml").write_text(

@@ -12,9 +12,9 @@ import random
 import duckdb
 import pytest
 
-from dataops_platform.demo.people import FIELDS, corrupt_person, generate_people
 from dataops_platform.resolve.engine import score_pairs
 from dataops_platform.resolve.spec import EntitySpec
+from dataops_platform.samples.people import FIELDS, corrupt_person, generate_people
 
 SPEC = EntitySpec(name="person", sources=[{"dataset": "crm", "id": "id"}, {"dataset": "webshop", "id": "id"}],
                   fields=list(FIELDS))

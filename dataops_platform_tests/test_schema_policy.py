@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataops_platform.collect.schema_policy import drift
-from dataops_platform.contracts import load_contracts
+from dataops_platform.project.validate import load_contracts
+from dataops_platform_tests.project_files import contracts_dir
 
 HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment"
 ROW = "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer"
@@ -15,7 +16,7 @@ ROW = "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer"
 
 @pytest.fixture
 def contracts(settings):
-    return {c.name: c for c in load_contracts(settings.contracts_dir)}
+    return {c.name: c for c in load_contracts(settings.project_dir)}
 
 
 def _products(path, **overrides):
@@ -57,7 +58,7 @@ def test_freeze_rejects_a_drifting_file_whole_and_keeps_the_good_ones(settings, 
 
 
 def test_freeze_rejects_a_retyped_parquet_column(settings, one_pass, query):
-    contract = settings.contracts_dir / "products.yaml"
+    contract = contracts_dir(settings) / "products.yaml"
     contract.write_text(contract.read_text().replace("schema_policy: discard", "schema_policy: freeze"))
     _products(settings.landing_dir / "products" / "p.parquet", price=["1.5", "2.25"])
     result = one_pass()
@@ -94,4 +95,4 @@ def test_evolve_keeps_new_columns_in_raw(settings, land, one_pass, query):
 
 
 def contracts_policy(settings, name: str) -> str:
-    return {c.name: c for c in load_contracts(settings.contracts_dir)}[name].schema_policy.value
+    return {c.name: c for c in load_contracts(settings.project_dir)}[name].schema_policy.value

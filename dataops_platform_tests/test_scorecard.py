@@ -2,7 +2,7 @@
 
 import pytest
 
-from dataops_platform.contracts import load_contracts
+from dataops_platform.project.validate import load_contracts
 from dataops_platform.quality.scorecard import freshness_status
 
 CUSTOMERS = ("Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
@@ -12,7 +12,7 @@ CUSTOMERS = ("Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment
 
 @pytest.fixture
 def contracts(settings):
-    return {c.name: c for c in load_contracts(settings.contracts_dir)}
+    return {c.name: c for c in load_contracts(settings.project_dir)}
 
 
 def test_freshness_follows_the_contract_policy(contracts):

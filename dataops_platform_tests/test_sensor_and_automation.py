@@ -10,6 +10,7 @@ import dagster as dg
 from dataops_platform.automation.sensors import AUTOMATION_SENSOR, LANDING_SENSOR
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_definitions
+from dataops_platform_tests.project_files import contracts_dir
 
 HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 ROW = "1;Ann;Lee;ann@x.de;Köln;DE;2024-01-02;consumer\n"
@@ -139,7 +140,7 @@ def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
 
     from dataops_platform.automation.one_pass import prepare_instance
 
-    orders = settings.contracts_dir / "orders.yaml"  # too few rows is now an error: blocking
+    orders = contracts_dir(settings) / "orders.yaml"  # too few rows is now an error: blocking
     orders.write_text(orders.read_text().replace(
         "volume: {min_rows: 100, max_rows: 5000000}", "volume: {min_rows: 2, severity: error}"))
     land("customers/c.csv", (HEADER + ROW).encode("latin-1"))

@@ -124,7 +124,8 @@ def test_curated_marts_are_published_through_wap_and_rolled_back_from_the_cli(
                       ("audit/customer_golden", "unique_key"),
                       ("audit/customer_lifetime_value", "unique_key"),
                       ("audit/customer_tier_history", "one_current_version"),
-                      ("audit/customer_tier_history", "unique_key"),
+                      ("audit/customer_tier_history", "unique_customer_id_valid_from"),
+                      ("audit/daily_revenue", "revenue_not_negative"),
                       ("audit/daily_revenue", "unique_key"),
                       ("audit/enriched_orders", "known_customers"),
                       ("audit/enriched_orders", "unique_key")]

@@ -4,6 +4,8 @@ import pytest
 
 from dataops_platform.automation.one_pass import prepare_instance
 from dataops_platform.factory import build_platform
+from dataops_platform.project.validate import load_contracts
+from dataops_platform_tests.project_files import contracts_dir
 
 HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
 
@@ -13,7 +15,7 @@ def customer(cid: int, city: str, country: str = "DE", since: str = "2024-01-02"
 
 
 def _write_mode(settings, section: str) -> None:
-    path = settings.contracts_dir / "customers.yaml"
+    path = contracts_dir(settings) / "customers.yaml"
     path.write_text(path.read_text().replace("columns:\n", f"write: {section}\ncolumns:\n", 1))
 
 
@@ -110,7 +112,7 @@ def test_history_keeps_each_change_with_validity_out_of_order_and_idempotent(
 
 
 def test_write_section_is_validated(settings):
-    from dataops_platform.contracts import ContractError, load_contracts
+    from dataops_platform.contracts import ContractError
 
     for section, problem in [
         ("{mode: merge, key: [kundennummer]}", "write: ['kundennummer'] not among the columns"),
@@ -118,11 +120,11 @@ def test_write_section_is_validated(settings):
         ("{mode: upsert}", "write.mode"),
         ("{mode: merge, order_by: updated}", "write: ['updated'] not among the columns"),
     ]:
-        path = settings.contracts_dir / "customers.yaml"
+        path = contracts_dir(settings) / "customers.yaml"
         original = path.read_text()
         _write_mode(settings, section)
         with pytest.raises(ContractError) as info:
-            load_contracts(settings.contracts_dir)
+            load_contracts(settings.project_dir)
         assert problem in str(info.value), (section, str(info.value))
         path.write_text(original)
 

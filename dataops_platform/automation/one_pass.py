@@ -31,6 +31,7 @@ from dataops_platform.settings import PACKAGE_DIR, Settings
 from dataops_platform.storage.warehouse import POOL
 from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
+CODE_VERSION_TAG = "dagster/code_version"  # set by Dagster on every materialization
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
@@ -162,7 +163,8 @@ def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
         into.checks.append(CheckOutcome(
             asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,
             partition=evaluation.partition, passed=evaluation.passed,
-            severity=evaluation.severity.value))
+            severity=evaluation.severity.value,
+            metadata={k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}))
     if not result.success:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:
@@ -219,13 +221,27 @@ def _latest_id(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
     return records[0].storage_id if records else None
 
 
+def _code_changed(graph: AssetGraph, instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
+    """The asset's declaration changed since it was last built (its code version differs)."""
+    wanted = graph.get(key).code_version
+    if wanted is None:
+        return False
+    event = instance.get_latest_materialization_event(key)
+    built = event.asset_materialization.tags.get(CODE_VERSION_TAG) \
+        if event is not None and event.asset_materialization is not None else None
+    return built is not None and built != wanted
+
+
 def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> bool:
     """Some curated asset is older than what it is built from (e.g. a run was killed while
-    building or publishing it) — unless a failed audit holds its publish step back."""
+    building or publishing it) or than its declaration — unless a failed audit holds its
+    publish step back."""
     graph = defs.resolve_asset_graph()
     for key in graph.materializable_asset_keys:
         if key.path[0] not in CURATED_PREFIXES:
             continue
+        if _code_changed(graph, instance, key):
+            return True
         own = _latest_id(instance, key)
         parents = [p for p in graph.get(key).parent_keys if _latest_id(instance, p) is not None]
         newer = any(own is None or (_latest_id(instance, p) or 0) > own for p in parents)

@@ -17,7 +17,7 @@ inside Dagster; ``dataops prune`` runs it headless (``--dry-run`` only lists).
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -57,7 +57,7 @@ class PrunedFile:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def expired(lake_dir: Path, contracts: Sequence[Contract],

@@ -18,14 +18,13 @@ from dataops_platform.storage.warehouse import connect
 
 
 def entity_spec(settings: Settings, name: str) -> EntitySpec:
-    from dataops_platform.contracts import load_contracts
-    from dataops_platform.resolve.loader import load_entity_specs
+    from dataops_platform.project.validate import load_entities
 
-    specs = {s.name: s for s in load_entity_specs(settings.contracts_dir,
-                                                  load_contracts(settings.contracts_dir))}
+    specs = {s.name: s for s in load_entities(settings.project_dir)}
     if name not in specs:
         raise ValueError(f"No entity '{name}'; entities: {', '.join(specs) or 'none'} "
-                         f"(entity contracts live in {settings.contracts_dir / 'entities'}).")
+                         f"(entities are declared in {settings.project_dir / 'defs'}/**/defs.yaml "
+                         "with type: dataops_platform.components.Entity).")
     return specs[name]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,16 +17,9 @@ from typing import TYPE_CHECKING
 import click
 
 from dataops_platform.cli.entity_commands import review
-from dataops_platform.contracts import ContractError, load_contracts
-from dataops_platform.contracts.loader import contract_files, parse_contract, reference_problems
-from dataops_platform.resolve.loader import entity_files, load_entity_specs
-from dataops_platform.settings import (
-    CONTRACTS_ENV,
-    DEMO_SAMPLE_DATA_DIR,
-    HOME_ENV,
-    PROJECT_DIR,
-    Settings,
-)
+from dataops_platform.cli.project_commands import current_project, init, land_sample_data
+from dataops_platform.contracts import Contract, ContractError
+from dataops_platform.settings import HOME_ENV, PROJECT_ENV, Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     import dagster as dg
@@ -35,9 +29,16 @@ if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
 
 
 def _settings(home: str | None = None) -> Settings:
-    if home:
-        os.environ[HOME_ENV] = str(Path(home).resolve())
-    return Settings.from_env()
+    """The current project's settings, ``--home`` first (never written to os.environ)."""
+    from dataops_platform.project.loading import project_settings
+
+    project, default_home = current_project()
+    chosen = Path(home) if home else default_home
+    try:
+        return project_settings(project, chosen)
+    except ContractError as exc:
+        _fail(str(exc))
+        raise
 
 
 def _fail(message: str) -> None:
@@ -45,31 +46,20 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def land_sample_data(settings: Settings) -> list[Path]:
-    """Copy the bundled sample files into the landing folder (idempotent, mtimes kept)."""
-    copied = []
-    for source in sorted(p for p in DEMO_SAMPLE_DATA_DIR.rglob("*") if p.is_file()):
-        target = settings.landing_dir / source.relative_to(DEMO_SAMPLE_DATA_DIR)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-            copied.append(target)
-    return copied
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """dataops: contract-driven pipelines from a landing folder into a DuckDB warehouse.
 
-    Settings come from DATAOPS_HOME (where everything is written; default .dataops/ in the
-    checkout) and DATAOPS_CONTRACTS (the folder of dataset contracts; default the demo's).
+    Commands work on a project (a dg project whose defs/ declares datasets, marts and
+    entities): DATAOPS_PROJECT, else the project around the current folder, else the bundled
+    example project. DATAOPS_HOME (or --home) says where everything is written.
     """
 
 
 @cli.command()
 @click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
 @click.option("--sample-data/--no-sample-data", default=True, show_default=True,
-              help="Land the bundled demo files so data flows as soon as the UI is up.")
+              help="Land the project's sample_data/ so data flows as soon as the UI is up.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 def up(home: str | None, sample_data: bool, port: int) -> None:
     """Set up the home folder and start the Dagster UI (dagster dev) on it.
@@ -86,12 +76,16 @@ def up(home: str | None, sample_data: bool, port: int) -> None:
         copied = land_sample_data(settings)
         click.echo(f"Landed {len(copied)} sample file(s) in {settings.landing_dir}")
     click.echo(f"Home: {settings.home}\nOpen http://127.0.0.1:{port} (Ctrl+C stops).")
-    env = {**os.environ, HOME_ENV: str(settings.home), CONTRACTS_ENV: str(settings.contracts_dir),
+    from dataops_platform.cli.project_commands import write_workspace
+
+    workspace = write_workspace(settings)
+    env = {**os.environ, HOME_ENV: str(settings.home), PROJECT_ENV: str(settings.project_dir),
            "DAGSTER_HOME": str(settings.dagster_home)}
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_DIR / "workspace.yaml"),
-               "-p", str(port)]
-    os.chdir(PROJECT_DIR)
-    os.execvpe(command[0], command, env)
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-p", str(port)]
+    try:
+        sys.exit(subprocess.call(command, env=env, cwd=settings.project_dir))
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 @cli.command()
@@ -120,7 +114,7 @@ def demo(home: str | None, rows: int | None, reset: bool) -> None:
     if rows is None:
         land_sample_data(settings)
     else:
-        from dataops_platform.demo.generator import generate
+        from dataops_platform.samples.generator import generate
 
         generate(settings.landing_dir, rows=rows)
     click.echo(f"Demo home: {settings.home}")
@@ -139,14 +133,15 @@ def run(home: str | None) -> None:
     _run(_settings(home))
 
 
-def _validate_or_exit(settings: Settings) -> list:
+def _validate_or_exit(settings: Settings) -> list[Contract]:
+    """The project's dataset contracts, or exit 1 listing every problem of its declarations."""
+    from dataops_platform.project.validate import load_contracts
+
     try:
-        contracts = load_contracts(settings.contracts_dir)
-        load_entity_specs(settings.contracts_dir, contracts)  # their problems, not a traceback
-        return contracts
+        return load_contracts(settings.project_dir)
     except ContractError as exc:
         _fail(str(exc))
-        return []
+        raise
 
 
 def _run(settings: Settings) -> None:
@@ -154,9 +149,9 @@ def _run(settings: Settings) -> None:
     from dataops_platform.cli.summary import render_summary
     from dataops_platform.factory import build_platform
 
-    contracts = _validate_or_exit(settings)
+    _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    platform = build_platform(settings, contracts)
+    platform = build_platform(settings)
     result = run_pass(settings, platform, instance)
     click.echo(render_summary(settings, platform.datasets, result,
                               [e.spec for e in platform.entities]))
@@ -197,9 +192,9 @@ def report(home: str | None) -> None:
     from dataops_platform.factory import build_platform
 
     settings = _settings(home)
-    contracts = _validate_or_exit(settings)
+    _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    click.echo(str(_report(settings, build_platform(settings, contracts), instance)))
+    click.echo(str(_report(settings, build_platform(settings), instance)))
 
 
 @cli.command()
@@ -216,9 +211,9 @@ def check(home: str | None) -> None:
     from dataops_platform.quality.gate import run_gate
 
     settings = _settings(home)
-    contracts = _validate_or_exit(settings)
+    _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    platform = build_platform(settings, contracts)
+    platform = build_platform(settings)
     outcomes = run_gate(settings, platform, instance)
     click.echo(render_gate(outcomes))
     if not outcomes:
@@ -309,10 +304,10 @@ def replay(dataset: str, partition: str | None, home: str | None) -> None:
     from dataops_platform.factory import build_platform
 
     settings = _settings(home)
-    contracts = _validate_or_exit(settings)
+    _validate_or_exit(settings)
     instance = prepare_instance(settings)
     try:
-        result = replay_quarantine(settings, build_platform(settings, contracts), instance,
+        result = replay_quarantine(settings, build_platform(settings), instance,
                                    dataset, partition)
     except ReplayError as exc:
         _fail(str(exc))
@@ -339,10 +334,10 @@ def rebuild(dataset: str, home: str | None) -> None:
     from dataops_platform.factory import build_platform
 
     settings = _settings(home)
-    contracts = _validate_or_exit(settings)
+    _validate_or_exit(settings)
     instance = prepare_instance(settings)
     try:
-        result = rebuild_dataset(settings, build_platform(settings, contracts), instance, dataset)
+        result = rebuild_dataset(settings, build_platform(settings), instance, dataset)
     except RebuildError as exc:
         _fail(str(exc))
         return
@@ -435,38 +430,30 @@ def contracts() -> None:
 
 
 @contracts.command("validate")
-@click.argument("folder", required=False, type=click.Path(file_okay=False))
-def validate(folder: str | None) -> None:
-    """Check every contract file and report every problem in every file (exit 1 if any)."""
-    path = Path(folder) if folder else Settings.from_env().contracts_dir
-    files = contract_files(path) if path.is_dir() else []
-    if not files:
-        _fail(f"No contract files (*.yaml) in {path}. Set {CONTRACTS_ENV} or pass a folder.")
-    problems = []
-    parsed = {}
-    for file in files:
-        try:
-            contract = parsed[file] = parse_contract(file)
-            click.echo(f"ok    {file.name}: dataset '{contract.name}', "
-                       f"{len(contract.columns)} columns, {contract.source.format.value} "
-                       f"files from landing/{contract.landing_glob}")
-        except ContractError as exc:
-            problems.extend(exc.problems)
-            click.secho(f"FAIL  {file.name}", fg="red")
-    problems.extend(reference_problems(parsed, {f.stem for f in files}))
-    entities = entity_files(path)
-    if not problems and entities:
-        try:
-            for spec in load_entity_specs(path, list(parsed.values())):
-                click.echo(f"ok    entities/{spec.name}.yaml: entity '{spec.name}' from "
-                           f"{', '.join(s.dataset for s in spec.sources)}, "
-                           f"{len(spec.fields)} fields compared")
-        except ContractError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        _fail(str(ContractError(problems)))
-    click.echo(f"{len(files)} dataset contract(s)"
-               + (f" and {len(entities)} entity contract(s)" if entities else "") + " valid.")
+@click.argument("project", required=False, type=click.Path(file_okay=False))
+def validate(project: str | None) -> None:
+    """Check every declaration of a project (datasets, marts, entities, settings) and report
+    every problem with its file and field (exit 1 if any)."""
+    from dataops_platform.project.validate import DATASET, ENTITY, MART, declarations, validate_project
+
+    root = Path(project).resolve() if project else current_project()[0]
+    try:
+        problems = validate_project(root)
+        found = declarations(root)
+    except ContractError as exc:
+        _fail(str(exc))
+        return
+    if problems.items:
+        _fail(str(ContractError(problems.items)))
+    counts = {kind: 0 for kind in (DATASET, MART, ENTITY)}
+    for d in found:
+        if d.type in counts:
+            counts[d.type] += 1
+            attributes = d.attributes
+            click.echo(f"ok    {d.path.relative_to(root)}: {d.type.rsplit('.', 1)[1].lower()} "
+                       f"'{attributes['name']}'")
+    click.echo(f"{root}: {counts[DATASET]} dataset(s), {counts[MART]} mart(s) and "
+               f"{counts[ENTITY]} entit{'y' if counts[ENTITY] == 1 else 'ies'} valid.")
 
 
 @cli.command()
@@ -477,9 +464,9 @@ def validate(folder: str | None) -> None:
               help="Folder to write into (default: the home's landing folder).")
 def generate(rows: int, seed: int, days: int, out: str | None) -> None:
     """Generate demo files with realistic dirt (customers CSV, orders NDJSON, products Parquet)."""
-    from dataops_platform.demo.generator import generate as write
+    from dataops_platform.samples.generator import generate as write
 
-    target = Path(out) if out else Settings.from_env().ensure().landing_dir
+    target = Path(out) if out else _settings().ensure().landing_dir
     produced = write(target, rows=rows, seed=seed, days=days)
     for path in produced.files:
         click.echo(f"wrote {path}")
@@ -487,6 +474,7 @@ def generate(rows: int, seed: int, days: int, out: str | None) -> None:
 
 
 cli.add_command(review)
+cli.add_command(init)
 
 if __name__ == "__main__":
     cli()

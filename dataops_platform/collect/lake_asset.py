@@ -24,6 +24,8 @@ from dataops_platform.storage.metadata import staging_name
 from dataops_platform.storage.sql import literal
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
+LAYER = "lake"  # the asset group: the graph shows each layer as one box
+
 LAKE_SENSOR = "lake_sensor"
 
 
@@ -52,11 +54,11 @@ def build_lake_asset(contract: Contract,
     @dg.asset(
         key=["lake", contract.name],
         partitions_def=partitions_def,
-        group_name=contract.group_name,
+        group_name=LAYER,
         kinds={"duckdb", "files"},
         pool=POOL,
         owners=owners(contract),
-        tags={"layer": "lake", **contract.tags},
+        tags={"layer": "lake", "domain": contract.group_name, **contract.tags},
         description=f"{contract.description}\n\nLake-only: each landed file preserved as is "
                     "and catalogued (path, size, hash, media type, arrival).",
         metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},

@@ -18,6 +18,8 @@ from dataops_platform.storage.metadata import column_schema, count, preview, sta
 from dataops_platform.storage.sql import literal
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
+LAYER = "raw"  # the asset group: the graph shows each layer as one box
+
 PARTITION_COLUMN = "_partition"
 
 
@@ -58,14 +60,15 @@ def build_raw_asset(contract: Contract,
     @dg.asset(
         key=["raw", contract.name],
         partitions_def=partitions_def,
-        group_name=contract.group_name,
+        group_name=LAYER,
         kinds={"duckdb", contract.source.format.value},
         pool=POOL,
         owners=owners(contract),
-        tags={"layer": "raw", **contract.tags},
+        tags={"layer": "raw", "domain": contract.group_name, **contract.tags},
         description=f"{contract.description}\n\nRaw layer: one partition per landed file, "
                     "values as delivered (text) plus lineage columns.",
-        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
+        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
+                  "dagster/table_name": f"raw.{contract.name}"},
     )
     def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
             landing: LandingZone) -> dg.Output[StagedTables]:

@@ -60,32 +60,32 @@ def _field_path(loc: tuple[int | str, ...], data: object) -> str:
     return "".join(parts)
 
 
-def parse_model(path: Path, model: type[M], what: str) -> M:
-    """Parse one YAML file into ``model``; raise ContractError listing all of its problems.
-
-    ``what`` says what the mapping must hold (for a file that is not a mapping at all).
-    The top-level ``name`` must match the file name, so each thing has exactly one file.
-    """
+def read_yaml(path: Path) -> object:
+    """The YAML document in ``path``; unreadable or invalid YAML is a ContractError naming
+    the line and column."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError([ContractProblem(path, "", f"cannot be read: {exc}")]) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ContractError([ContractProblem(path, where, f"is not valid YAML: {problem}")]) from None
+
+
+def validate_data(path: Path, data: object, model: type[M], what: str, prefix: str = "") -> M:
+    """Validate a mapping read from ``path`` into ``model``; every problem names the field
+    (``prefix`` + ``columns[2] (amount).type``)."""
     if not isinstance(data, dict):
-        raise ContractError([ContractProblem(path, "", f"must be a YAML mapping with {what}")])
-    problems: list[ContractProblem] = []
-    if data.get("name") != path.stem:
-        problems.append(ContractProblem(path, "name", f"{data.get('name')!r} must match the file "
-                                        f"name '{path.stem}' so each has exactly one file"))
+        raise ContractError([ContractProblem(path, prefix.rstrip("."),
+                                             f"must be a YAML mapping with {what}")])
     try:
-        parsed = model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
+        problems = []
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -94,11 +94,26 @@ def parse_model(path: Path, model: type[M], what: str) -> M:
                 message = "is required"
             elif "input" in err and err["type"] not in ("model_type",) and err["loc"]:
                 message = f"{message} (got {err['input']!r})"
-            problems.append(ContractProblem(path, _field_path(err["loc"], data), message))
+            problems.append(ContractProblem(path, prefix + _field_path(err["loc"], data), message))
         raise ContractError(problems) from None
-    if problems:
-        raise ContractError(problems)
-    return parsed
+
+
+def parse_model(path: Path, model: type[M], what: str) -> M:
+    """Parse one YAML file into ``model``; raise ContractError listing all of its problems.
+
+    ``what`` says what the mapping must hold (for a file that is not a mapping at all).
+    The top-level ``name`` must match the file name, so each thing has exactly one file.
+    """
+    data = read_yaml(path)
+    if isinstance(data, dict) and data.get("name") != path.stem:
+        problem = ContractProblem(path, "name", f"{data.get('name')!r} must match the file "
+                                  f"name '{path.stem}' so each has exactly one file")
+        try:
+            validate_data(path, data, model, what)
+        except ContractError as exc:
+            raise ContractError([problem, *exc.problems]) from None
+        raise ContractError([problem])
+    return validate_data(path, data, model, what)
 
 
 def parse_contract(path: Path) -> Contract:
@@ -146,7 +161,7 @@ def reference_problems(parsed: dict[Path, Contract], names: set[str]) -> list[Co
             target = by_name.get(ref.dataset)
             if target is None and ref.dataset not in names:
                 problems.append(ContractProblem(
-                    path, field, f"dataset '{ref.dataset}' has no contract in {path.parent}"))
+                    path, field, f"dataset '{ref.dataset}' is not declared in this project"))
             elif target is not None and ref.column not in {c.name for c in target.columns}:
                 problems.append(ContractProblem(
                     path, field, f"dataset '{ref.dataset}' has no column '{ref.column}'"))

@@ -17,7 +17,7 @@ it is compared with the most recent files.
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -138,7 +138,7 @@ def record_metrics(conn: duckdb.DuckDBPyConnection, contract: Contract, partitio
     """Replace the file's rows in the history with ``values`` (one transaction)."""
     ensure_history_table(conn)
     ingested_at, run_id = _file_identity(conn, contract, partition_key)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(contract.name, partition_key, metric, value, ingested_at, now, run_id)
             for metric, value in values.items()]
     conn.begin()

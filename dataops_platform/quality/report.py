@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import dagster as dg
@@ -46,7 +46,7 @@ def write_atomic(path: Path, text: str) -> Path:
 
 def write_report(reports_dir: Path, data: ReportData, label: str) -> Path:
     """``<UTC yyyymmddTHHMMSSZ>-<label>.html``; never overwrites an earlier report."""
-    stamp = data.generated_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = data.generated_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', label)}"
     path, n = reports_dir / f"{name}.html", 2
     while path.exists():

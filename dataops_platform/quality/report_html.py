@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dataops_platform.quality.report_data import CheckRow, Materialization, ReportData
 
@@ -41,7 +41,7 @@ def _num(value: object) -> str:
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str] | str], numeric: Iterable[int] = (),

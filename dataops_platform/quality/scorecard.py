@@ -9,7 +9,7 @@ read it without opening the warehouse; not being published through write-audit-p
 (it must show failures, not be held back by them), its files are numbered on per build.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -68,7 +68,7 @@ def _last_delivery(conn: duckdb.DuckDBPyConnection, contract: Contract) -> datet
     value = fetch_one(conn, f"select max(_ingested_at) from {table('raw', contract.name)}")[0]
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def scorecard_rows(conn: duckdb.DuckDBPyConnection, instance: dg.DagsterInstance,
@@ -118,7 +118,7 @@ def build_scorecard(contracts: list[Contract], deps: list[dg.AssetKey]) -> dg.As
     def quality_scorecard(context: dg.AssetExecutionContext,
                           warehouse: Warehouse, serving_area: ServingArea) -> dg.Output[pd.DataFrame]:
         with warehouse.get_connection() as conn:
-            frame = scorecard_rows(conn, context.instance, contracts, datetime.now(timezone.utc))
+            frame = scorecard_rows(conn, context.instance, contracts, datetime.now(UTC))
             served = serving.export_frame(conn, Path(serving_area.root), *SCORECARD_KEY.path,
                                           frame, keep=serving_area.keep_versions)
         metadata: dict = {

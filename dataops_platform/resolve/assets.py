@@ -61,15 +61,15 @@ def _build_resolution(spec: EntitySpec) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"resolve_{spec.name}",
         specs=[
-            dg.AssetSpec(matches_key, deps=sources, group_name=spec.group,
+            dg.AssetSpec(matches_key, deps=sources, group_name=PREFIX,
                          kinds={"duckdb", "sql"}, automation_condition=CURATED_AUTOMATION,
-                         tags={"layer": PREFIX},
+                         tags={"layer": PREFIX, "domain": spec.group},
                          description=f"Scored pairs of {spec.name} records from {names} at or "
                                      "above the review threshold, with per-field similarities, "
                                      "an explanation and the decision (score or review)."),
-            dg.AssetSpec(entity_key(spec), deps=[matches_key], group_name=spec.group,
+            dg.AssetSpec(entity_key(spec), deps=[matches_key], group_name=PREFIX,
                          kinds={"duckdb", "sql"}, automation_condition=CURATED_AUTOMATION,
-                         tags={"layer": PREFIX},
+                         tags={"layer": PREFIX, "domain": spec.group},
                          description=f"{spec.description or spec.name}\n\nEvery {spec.name} "
                                      f"record of {names} mapped to a stable entity ID; merges "
                                      f"and splits in entity.{spec.name}__history."),
@@ -194,7 +194,7 @@ def _one_row_per_entity(spec: EntitySpec) -> AuditCheck:
 
 def build_entity_assets(spec: EntitySpec) -> EntityAssets:
     golden = published_table(
-        f"{spec.name}_golden", deps=[entity_key(spec)], group_name=spec.group,
+        f"{spec.name}_golden", deps=[entity_key(spec)],
         description=f"One golden {spec.name} per entity: each field from the record its "
                     f"survivorship rule picks (<field>_from names that record).",
         sql=golden_sql(spec), checks=[unique_key("entity_id"), _one_row_per_entity(spec)])

@@ -138,7 +138,7 @@ class EntitySpec(_Strict):
     checks: EntityChecks = EntityChecks()
     group: str = "entities"
 
-    @field_validator("fields", mode="before")
+    @field_validator("fields", mode="before", json_schema_input_type=list[str | FieldSpec])
     @classmethod
     def _names_alone(cls, value: object) -> object:
         """``fields: [first_name, email]`` is short for ``[{name: first_name}, ...]``."""

@@ -115,6 +115,11 @@ class TransactionalDuckDbClient(DuckDbClient):
     """One connection = one transaction: the slice delete and the insert commit together."""
 
     @staticmethod
+    def get_table_name(table_slice: TableSlice) -> str:
+        """``cleaned.orders``: the name users query, not the warehouse file's path."""
+        return f"{table_slice.schema}.{table_slice.table}"
+
+    @staticmethod
     def delete_table_slice(context: dg.OutputContext, table_slice: TableSlice,
                            connection: duckdb.DuckDBPyConnection) -> None:
         # Deferred to the type handlers: they delete and insert in the same statement group

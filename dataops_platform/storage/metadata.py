@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 
 from dataops_platform.storage.sql import fetch_one, quote_ident
 
 PREVIEW_ROWS = 5
+TABLE_NAME = "dagster/table_name"
+
+
+def table_name(schema: str, name: str) -> dict[str, str]:
+    """The table users query (``cleaned.orders``), shown in the catalog and the graph."""
+    return {TABLE_NAME: f"{schema}.{name}"}
+
+
+def code_reference(declared_in: Path | None) -> dict[str, dg.CodeReferencesMetadataValue]:
+    """Link the asset to the YAML (or SQL) file that declares it, so the UI opens the
+    contract rather than platform code."""
+    if declared_in is None:
+        return {}
+    return {"dagster/code_references": dg.CodeReferencesMetadataValue(
+        code_references=[dg.LocalFileCodeReference(file_path=str(declared_in))])}
 
 
 def preview(conn: duckdb.DuckDBPyConnection, relation: str, columns: str = "*",

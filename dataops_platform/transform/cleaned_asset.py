@@ -20,6 +20,8 @@ from dataops_platform.storage.sql import fetch_one
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
 
+LAYER = "cleaned"  # the asset group: the graph shows each layer as one box
+
 
 def quarantine_table(contract: Contract) -> tuple[str, str]:
     """(schema, table) of the rows that failed an error rule."""
@@ -108,18 +110,19 @@ def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
         key=["cleaned", contract.name],
         ins={"raw": dg.AssetIn(key=raw_asset.key)},
         partitions_def=partitions_def,
-        group_name=contract.group_name,
+        group_name=LAYER,
         kinds={"duckdb", "sql"},
         pool=POOL,
         owners=owners(contract),
-        tags={"layer": "cleaned", **contract.tags},
+        tags={"layer": "cleaned", "domain": contract.group_name, **contract.tags},
         automation_condition=dg.AutomationCondition.eager(),
         freshness_policy=freshness_policy(contract),
         description=f"{contract.description}\n\nCleaned layer: typed and standardized by the "
                     f"'{contract.name}' contract; rows failing an error rule are in "
                     f"{'.'.join(quarantine_table(contract))}, in-file duplicates in "
                     f"{'.'.join(duplicates_table(contract))}.",
-        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
+        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
+                  "dagster/table_name": f"cleaned.{contract.name}"},
     )
     def cleaned(context: dg.AssetExecutionContext, raw: TableRef,
                 warehouse: Warehouse) -> dg.Output[StagedTables]:

@@ -17,6 +17,8 @@ from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transa
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
 
+LAYER = "current"  # the asset group: the graph shows each layer as one box
+
 
 def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
                     partition_key: str) -> dict:
@@ -55,15 +57,17 @@ def build_current_asset(contract: Contract, cleaned: dg.AssetsDefinition,
         key=["current", contract.name],
         deps=[cleaned.key],
         partitions_def=partitions_def,
-        group_name=contract.group_name,
+        group_name=LAYER,
         kinds={"duckdb", "sql"},
         pool=POOL,
         owners=owners(contract),
-        tags={"layer": "current", "write_mode": write.mode.value, **contract.tags},
+        tags={"layer": "current", "domain": contract.group_name, "write_mode": write.mode.value,
+              **contract.tags},
         automation_condition=dg.AutomationCondition.eager(),
         description=f"{contract.description}\n\nCurrent table, maintained file by file in "
                     f"'{write.mode.value}' mode (see the contract's write section).",
-        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name},
+        metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
+                  "dagster/table_name": f"current.{contract.name}"},
     )
     def current(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:

@@ -20,7 +20,7 @@ previous version instantly. With ``write=Write(mode=...)`` the candidate is the 
 version with the select applied as a batch by that write mode (``incremental.py``).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import pandas as pd
 
 from dataops_platform.contracts.model import Write
 from dataops_platform.storage import publish, serving
-from dataops_platform.storage.metadata import column_schema, preview
+from dataops_platform.storage.metadata import code_reference, column_schema, preview, table_name
 from dataops_platform.storage.sql import fetch_one, quote_ident
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform import incremental
@@ -54,9 +54,12 @@ NO_BLOCKING_FAILURE_UPSTREAM = ~(
     dg.AutomationCondition.any_deps_match(dg.AutomationCondition.any_checks_match(
         dg.AutomationCondition.check_failed(), blocking_only=True))
 ).with_label("no_upstream_blocking_check_failed")
-CURATED_AUTOMATION = dg.AutomationCondition.eager().without(
+# A candidate is rebuilt when its inputs change or its declaration does (the code version of a
+# declared mart is a hash of its YAML and SQL), once every input has data.
+CURATED_AUTOMATION = (dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
-) & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing()) \
+) | dg.AutomationCondition.code_version_changed()) \
+    & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing()) \
     & NO_BLOCKING_FAILURE_UPSTREAM
 # The publish step follows its candidate (in the same run), never after a failed audit.
 PUBLISH_AUTOMATION = dg.AutomationCondition.eager() & NO_BLOCKING_FAILURE_UPSTREAM
@@ -167,10 +170,13 @@ def published_table(
     frame: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame] | None = None,
     checks: Sequence[AuditCheck] = (),
     schema: str = "curated",
-    group_name: str = "shop",
     kinds: frozenset[str] = frozenset({"duckdb", "sql"}),
     automation_condition: dg.AutomationCondition = CURATED_AUTOMATION,
     write: Write | None = None,
+    owners: Sequence[str] = (),
+    tags: Mapping[str, str] | None = None,
+    declared_in: Path | None = None,
+    code_version: str | None = None,
 ) -> PublishedTable:
     """One table published through write-audit-publish: give ``sql`` (a select over the
     warehouse) or ``frame`` (a function of a connection returning a DataFrame).
@@ -185,10 +191,17 @@ def published_table(
         incremental.validate(name, write)
     candidate_key = dg.AssetKey([publish.AUDIT_SCHEMA, name])
     check_names = [c.name for c in checks]
+    duplicated = sorted({n for n in check_names if check_names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"published_table('{name}'): two audit checks are named {duplicated}")
+    extra_tags = dict(tags or {})
+    metadata = code_reference(declared_in)
 
-    @dg.asset(key=candidate_key, deps=list(deps), group_name=group_name, kinds=set(kinds),
-              pool=POOL, tags={"layer": publish.AUDIT_SCHEMA, PUBLISHES_TAG: f"{schema}.{name}"},
-              automation_condition=automation_condition,
+    @dg.asset(key=candidate_key, deps=list(deps), group_name=publish.AUDIT_SCHEMA, kinds=set(kinds),
+              pool=POOL, tags={**extra_tags, "layer": publish.AUDIT_SCHEMA,
+                               PUBLISHES_TAG: f"{schema}.{name}"},
+              owners=list(owners), metadata={**metadata, **table_name(publish.AUDIT_SCHEMA, name)},
+              automation_condition=automation_condition, code_version=code_version,
               description=f"Candidate version of {schema}.{name}, audited before it is "
                           f"published: {description}")
     def candidate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
@@ -218,9 +231,10 @@ def published_table(
         return dg.MaterializeResult(metadata=metadata,
                                     data_version=dg.DataVersion(f"v{version.version}"))
 
-    @dg.asset(key=[schema, name], deps=[candidate_key], group_name=group_name, kinds=set(kinds),
-              pool=POOL, tags={"layer": schema}, automation_condition=PUBLISH_AUTOMATION,
-              description=description)
+    @dg.asset(key=[schema, name], deps=[candidate_key], group_name=schema, kinds=set(kinds),
+              pool=POOL, tags={**extra_tags, "layer": schema}, owners=list(owners),
+              metadata={**metadata, **table_name(schema, name)},
+              automation_condition=PUBLISH_AUTOMATION, description=description)
     def published(context: dg.AssetExecutionContext, warehouse: Warehouse,
                   serving_area: ServingArea) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:

@@ -10,7 +10,7 @@ only, so every count is the same whether it is taken before or after de-duplicat
 reference only customers and products that are fully clean, so "unknown customer/sku" counts
 do not depend on how the pipeline treats quarantined reference rows.
 
-Regenerate the bundled sample with ``python -m dataops_platform.demo.generator``.
+Regenerate the bundled sample with ``python -m dataops_platform.samples.generator``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 BASE_DATE = date(2026, 11, 1)  # fixed, so reruns are byte-identical
 
-# --- source shapes (must match dataops_platform/demo/contracts/*.yaml) ---------------------
+# --- source shapes (must match examples/webshop/webshop/defs/datasets/) ---------------------
 CUSTOMER_HEADER = [
     "Kundennummer",
     "Vorname",
@@ -599,7 +599,7 @@ def _webshop(rng: random.Random, crm: list[dict[str, Any]]
              ) -> tuple[list[list[str]], dict[str, int | None]]:
     """Accounts for 60% of the clean CRM customers (as the person typed them) plus shop-only
     people (a fifth of them namesakes of a CRM customer); returns rows and the truth."""
-    from dataops_platform.demo.people import corrupt_person
+    from dataops_platform.samples.people import corrupt_person
 
     known = rng.sample(crm, int(len(crm) * 0.6))
     people: list[tuple[dict[str, Any], int | None]] = []
@@ -968,9 +968,11 @@ def _orders_chunk(rng: np.random.Generator, start: int, n: int, n_customers: int
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Regenerate the bundled sample data (or write it to the folder given)."""
+    """Regenerate the example project's sample data (or write it to the folder given)."""
+    from dataops_platform.project.loading import example_project
+
     args = list(sys.argv[1:] if argv is None else argv)
-    out = Path(args[0]) if args else Path(__file__).resolve().parent / "sample_data"
+    out = Path(args[0]) if args else example_project() / "sample_data"
     result = generate(out)
     for path in result.files:
         print(f"{path.stat().st_size:>9}  {path}")

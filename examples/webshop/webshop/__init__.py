@@ -1,0 +1,1 @@
+"""The web-shop example project: orders, customers, products and web-shop accounts."""
