@@ -116,7 +116,12 @@ def _edges_sql(spec: EntitySpec) -> str:
     """The match edges between current records. Toward a deduplicated source a record keeps
     only its best match (a reviewer's match first), so it cannot bridge two of its entities."""
     records = state.part(spec, "records")
-    dedup = ", ".join(literal(d) for d in spec.deduplicated_sources) or "null"
+    dedup = ", ".join(literal(d) for d in spec.deduplicated_sources)
+    # without a deduplicated source every edge is kept (``x not in (null)`` would be NULL and
+    # drop all but each record's best match: no entity could grow past two records)
+    kept = (f"""split_part(b, ':', 1) not in ({dedup}) or row_number() over (
+                partition by a, split_part(b, ':', 1)
+                order by reviewed desc, score desc nulls last, b) = 1""" if dedup else "true")
     return f"""
         with e as (
             select left_id, right_id, score, decided_by in ('review', 'key') as reviewed
@@ -127,10 +132,7 @@ def _edges_sql(spec: EntitySpec) -> str:
             select left_id as a, right_id as b, score, reviewed from e
             union all select right_id, left_id, score, reviewed from e
         ), ranked as (
-            select a, b, split_part(b, ':', 1) not in ({dedup}) or row_number() over (
-                partition by a, split_part(b, ':', 1)
-                order by reviewed desc, score desc nulls last, b) = 1 as kept
-            from directed
+            select a, b, {kept} as kept from directed
         )
         select x.a, x.b from ranked x join ranked y on x.a = y.b and x.b = y.a
         where x.a < x.b and x.kept and y.kept
