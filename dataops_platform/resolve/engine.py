@@ -171,7 +171,9 @@ def _normalize(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, 
         codes = pd.DataFrame({"v": [v for (v,) in values if v is not None]})
         codes["code"] = codes["v"].map(soundex)
         conn.register(f"{tmp}_codes_df", codes)
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {tmp}_codes AS SELECT * FROM {tmp}_codes_df")
+        # typed explicitly: with every name NULL the frame is empty and pandas makes it float
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {tmp}_codes AS SELECT CAST(v AS VARCHAR) AS v, "
+                     f"CAST(code AS VARCHAR) AS code FROM {tmp}_codes_df")
         conn.unregister(f"{tmp}_codes_df")
         code_cols = ", ".join(f"c{i}.code AS {_q('p_' + f.name)}" for i, f in enumerate(phonetic))
         code_joins = " ".join(f"LEFT JOIN {tmp}_codes c{i} ON c{i}.v = x.{_q('k_' + f.name)}"
