@@ -16,10 +16,11 @@ import pandas as pd
 
 from dataops_platform.resolve import state
 from dataops_platform.resolve.components import connected_components
-from dataops_platform.resolve.engine import score_pairs
+from dataops_platform.resolve.engine import score_pairs_with_model
 from dataops_platform.resolve.identity import assign
 from dataops_platform.resolve.records import FIXED, records_sql, superseded_versions
-from dataops_platform.resolve.spec import EntitySpec
+from dataops_platform.resolve.spec import EntitySpec, Weights
+from dataops_platform.resolve.weights import Model
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
 MATCH, DISTINCT = "match", "distinct"
@@ -139,6 +140,20 @@ def _edges_sql(spec: EntitySpec) -> str:
         order by x.a, x.b"""
 
 
+def _reusable_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, new: int) -> Model | None:
+    """Learned weights of an earlier run, while the records have grown by less than half since
+    (a delivery of a few records is too small to learn from, and a stable model keeps scores
+    comparable between runs); None: learn now (or use the fixed table)."""
+    if spec.weights is not Weights.learned:
+        return None
+    row = conn.execute(f"select records, model from {state.part(spec, 'model')} where learned "
+                       "order by recorded_at desc limit 1").fetchone()
+    total = _count(conn, "select count(*) from _er_records")
+    if row is None or new * 2 >= total:
+        return None
+    return Model.from_json(row[1])
+
+
 def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> dict[str, int]:
     records, members = state.part(spec, "records"), state.members(spec)
     history = state.part(spec, "history")
@@ -202,10 +217,19 @@ def resolve(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> R
             select r.record_id from _er_records r left join {state.part(spec, 'records')} o
             using (record_id) where o.record_id is null or o.record_hash <> r.record_hash""")
         result.new_records = _count(conn, "select count(*) from _er_new")
+        model = None
         if result.new_records:
-            result.pairs_scored = score_pairs(conn, spec, "_er_records", "_er_scored",
-                                              new="_er_new")
+            reuse = _reusable_model(conn, spec, result.new_records)
+            result.pairs_scored, model = score_pairs_with_model(
+                conn, spec, "_er_records", "_er_scored", new="_er_new", model=reuse)
+            if reuse is not None:
+                model = None  # nothing new to store
         with transaction(conn):
+            if model is not None:
+                total = _count(conn, "select count(*) from _er_records")
+                conn.execute(f"insert into {state.part(spec, 'model')} "
+                             "values (current_timestamp::timestamp, ?, ?, ?, ?)",
+                             [run_id, model.learned, total, model.to_json()])
             if result.new_records:
                 _store_scores(conn, spec, run_id)
                 _store_key_matches(conn, spec, run_id)
