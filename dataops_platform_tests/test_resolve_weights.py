@@ -204,3 +204,31 @@ def test_learned_weights_through_the_assets_are_stored_and_reused(settings, land
     twin = last[:-1] if last.endswith("d") else None
     if twin:
         assert entity[last] == entity[twin]
+
+
+def test_an_evidence_group_counts_with_its_best_field():
+    """Street and postcode of one address are one piece of evidence: relatives share both."""
+    rows = [("a:1", "a", "Anna", "Berg", "1980-01-02", "nsw", None),
+            ("a:2", "a", "Anna", "Berg", "1980-01-02", "nsw", None)]
+    fields = ["first_name", "last_name", "birth_date", {"name": "state", "compare": "exact"},
+              {"name": "ssn", "compare": "identifier"}]
+    grouped = [*fields[:3], {"name": "state", "compare": "exact", "group": "address"},
+               {"name": "ssn", "compare": "identifier", "group": "address"}]
+    totals = {}
+    for name, spec_fields in (("apart", fields), ("grouped", grouped)):
+        spec = EntitySpec(name="person", sources=[{"dataset": "a", "id": "id"}], fields=spec_fields)
+        conn = _conn(rows)
+        score_pairs(conn, spec, "records", "pairs")
+        (text,) = conn.execute("select explanation from pairs").fetchone()
+        totals[name] = json.loads(text)["total_bits"]
+    # ssn is missing: the group is worth what state is worth, exactly as apart
+    assert totals["grouped"] == totals["apart"]
+    rows = [(*r[:6], "1234567") for r in rows]
+    for name, spec_fields in (("apart", fields), ("grouped", grouped)):
+        spec = EntitySpec(name="person", sources=[{"dataset": "a", "id": "id"}], fields=spec_fields)
+        conn = _conn(rows)
+        score_pairs(conn, spec, "records", "pairs")
+        (text,) = conn.execute("select explanation from pairs").fetchone()
+        totals[name] = json.loads(text)["total_bits"]
+    # both agree: apart they add up (3 + 8 bits), grouped only the id's 8 count
+    assert totals["apart"] - totals["grouped"] == pytest.approx(3.0)

@@ -26,6 +26,7 @@ Steps (all SQL on the caller's connection; temp tables are dropped at the end):
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -35,7 +36,7 @@ import pandas as pd
 from dataops_platform.resolve.nicknames import nickname_pairs
 from dataops_platform.resolve.normalize import normalized_sql, soundex
 from dataops_platform.resolve.spec import Compare, EntitySpec, Weights
-from dataops_platform.resolve.weights import Model, fixed_model, learn
+from dataops_platform.resolve.weights import Model, evidence_groups, fixed_model, learn
 
 # similarity levels: >= EXACT, >= high, >= mid (per method), else disagree
 EXACT = 0.999
@@ -327,16 +328,27 @@ def _final(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, model: Model, comp
                 FROM (SELECT {_q('n_' + f.name)} AS v FROM {norm}) WHERE v IS NOT NULL GROUP BY v""")
             joins.append(f"LEFT JOIN {tmp}_tf{i} tf{i} ON tf{i}.v = c.{_q('lv_' + f.name)} AND c.{lvl} = 0")
             adj = f"coalesce(tf{i}.adj, 0.0)"
+        # NULL when a side is missing: it adds nothing, and a group's best field ignores it
         bits.append(f"CASE c.{lvl} WHEN 0 THEN {e} + {adj} WHEN 1 THEN {h} WHEN 2 THEN {m} "
-                    f"WHEN 3 THEN {d} ELSE 0.0 END AS {_q('w_' + f.name)}")
+                    f"WHEN 3 THEN {d} END AS {_q('w_' + f.name)}")
         if lookalike:
             ge, gh, gm, gd = model.lookalike_bits[f.name]
             looks.append(f"CASE c.{lvl} WHEN 0 THEN {ge} + {adj} WHEN 1 THEN {gh} WHEN 2 THEN {gm} "
-                         f"WHEN 3 THEN {gd} ELSE 0.0 END")
-    total = " + ".join(_q("w_" + f.name) for f in fields)
+                         f"WHEN 3 THEN {gd} END")
+    groups = evidence_groups(spec)
+
+    def combined(terms: list[str]) -> str:
+        """Ungrouped terms summed, each group's best term (greatest ignores NULLs)."""
+        return " + ".join(f"coalesce({terms[g[0]]}, 0.0)" if len(g) == 1 else
+                          f"coalesce(greatest({', '.join(terms[j] for j in g)}, NULL), 0.0)"
+                          for g in groups)
+
+    total = combined([_q("w_" + f.name) for f in fields])
+    if lookalike:
+        looks = [f"({x})" for x in looks]
     share = model.lookalike_share
     # evidence against: how much likelier the pair is under "look-alike" than "unrelated"
-    against = (f"-log2({1 - share!r} + {share!r} * pow(2.0, least({' + '.join(looks)}, 1000.0)))"
+    against = (f"-log2({1 - share!r} + {share!r} * pow(2.0, least({combined(looks)}, 1000.0)))"
                if lookalike else "0.0")
     explain = ", ".join(
         f"'{f.name}': {{'left': {_q('lv_' + f.name)}, 'right': {_q('rs_' + f.name)}, "
@@ -344,14 +356,19 @@ def _final(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, model: Model, comp
     out_sims = ", ".join(_q("sim_" + f.name) for f in fields)
     prior = round(model.prior_bits, 3)
     look_json = " 'lookalike_bits': round(lookalike_bits, 2)," if lookalike else ""
+    # the JSON explanation only for pairs that can be kept (score >= decision.review): at 1M
+    # records most candidate pairs score below it, and their JSON was most of the memory
+    review = spec.decision.review
+    explain_from = math.log2(review / (1 - review)) if review < 1 else 1e9
     conn.execute(f"""CREATE OR REPLACE TABLE {target} AS
         WITH w AS (SELECT c.*, {', '.join(bits)}, {against} AS lookalike_bits
                    FROM {compared} c {' '.join(joins)}),
         z AS (SELECT *, {prior} + {total} + lookalike_bits AS total_bits FROM w)
         SELECT left_id, right_id,
                CAST(1.0 / (1.0 + pow(2.0, -total_bits)) AS DOUBLE) AS score, {out_sims},
+               CASE WHEN total_bits >= {explain_from} THEN
                CAST(to_json({{{explain}, 'names_swapped': swapped, 'prior_bits': {prior},{look_json}
-                             'total_bits': round(total_bits, 2)}}) AS VARCHAR) AS explanation
+                             'total_bits': round(total_bits, 2)}}) AS VARCHAR) END AS explanation
         FROM z""")
     for i in range(len(fields)):
         conn.execute(f"DROP TABLE IF EXISTS {tmp}_tf{i}")
@@ -386,6 +403,7 @@ def score_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str,
     `records`: record_id, source and one text column per spec field (raw values). With `new`
     (a relation with record_id) only pairs touching a new record are made. Columns of
     `target`: left_id < right_id, score in [0, 1], sim_<field> (NULL when a side is missing)
-    and explanation (JSON: per field both normalized values, similarity and bits).
+    and explanation (JSON: per field both normalized values, similarity and bits; NULL for
+    pairs scoring below ``decision.review``, which resolution does not keep).
     """
     return score_pairs_with_model(conn, spec, records, target, new)[0]

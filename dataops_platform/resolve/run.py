@@ -15,11 +15,11 @@ import duckdb
 import pandas as pd
 
 from dataops_platform.resolve import state
-from dataops_platform.resolve.components import connected_components
+from dataops_platform.resolve.components import connected_components, strict_components
 from dataops_platform.resolve.engine import score_pairs_with_model
 from dataops_platform.resolve.identity import assign
 from dataops_platform.resolve.records import FIXED, records_sql, superseded_versions
-from dataops_platform.resolve.spec import EntitySpec, Weights
+from dataops_platform.resolve.spec import Clustering, EntitySpec, Weights
 from dataops_platform.resolve.weights import Model
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
@@ -114,8 +114,9 @@ def _store_records(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
 
 
 def _edges_sql(spec: EntitySpec) -> str:
-    """The match edges between current records. Toward a deduplicated source a record keeps
-    only its best match (a reviewer's match first), so it cannot bridge two of its entities."""
+    """The match edges (a, b, strength: the score, 2 for a reviewer's or key match) between
+    current records. Toward a deduplicated source a record keeps only its best match (a
+    reviewer's match first), so it cannot bridge two of its entities."""
     records = state.part(spec, "records")
     dedup = ", ".join(literal(d) for d in spec.deduplicated_sources)
     # without a deduplicated source every edge is kept (``x not in (null)`` would be NULL and
@@ -133,9 +134,11 @@ def _edges_sql(spec: EntitySpec) -> str:
             select left_id as a, right_id as b, score, reviewed from e
             union all select right_id, left_id, score, reviewed from e
         ), ranked as (
-            select a, b, {kept} as kept from directed
+            select a, b, case when reviewed then 2.0 else coalesce(score, 0) end as strength,
+                   {kept} as kept
+            from directed
         )
-        select x.a, x.b from ranked x join ranked y on x.a = y.b and x.b = y.a
+        select x.a, x.b, x.strength from ranked x join ranked y on x.a = y.b and x.b = y.a
         where x.a < x.b and x.kept and y.kept
         order by x.a, x.b"""
 
@@ -163,8 +166,9 @@ def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) 
     used = {r[0] for r in conn.execute(
         f"select entity_id from {history} union select other_entity_id from {history} "
         "where other_entity_id is not null").fetchall()}
-    assigned, events = assign(connected_components(ids, edges), previous, used,
-                              spec.name[:3].upper())
+    components = (strict_components(ids, edges) if spec.clustering is Clustering.strict
+                  else connected_components(ids, [(a, b) for a, b, _ in edges]))
+    assigned, events = assign(components, previous, used, spec.name[:3].upper())
     frame = pd.DataFrame({"record_id": list(assigned), "entity_id": list(assigned.values())})
     conn.register("_er_assigned", frame)
     conn.execute(f"delete from {members}")

@@ -90,6 +90,11 @@ class FieldSpec(_Strict):
     weights: tuple[float, float, float, float] | None = Field(
         default=None, description="Bits for the levels exact, high, mid, disagree (a missing value "
                                   "adds 0); overrides the fixed table and what is learned.")
+    group: Annotated[str, Field(pattern=IDENTIFIER)] | None = Field(
+        default=None, description="Fields naming the same group are one piece of evidence: "
+                                  "the group counts with its best field's bits, not their sum "
+                                  "(street, postcode and suburb of one address; relatives "
+                                  "share all of them).")
     term_frequency: bool | None = Field(
         default=None, description="Learned weights: an exact agreement on a rare value is worth "
                                   "more than on a common one. Default: on for name, phonetic, "

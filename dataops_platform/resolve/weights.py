@@ -111,6 +111,22 @@ def _random_pairs(conn: duckdb.DuckDBPyConnection, norm: str, out: str, n: int) 
     return int(conn.execute(f"SELECT count(*) FROM {out}").fetchone()[0])  # type: ignore[index]
 
 
+def evidence_groups(spec: EntitySpec) -> list[list[int]]:
+    """Field indexes that count as one piece of evidence: each ungrouped field alone, and the
+    fields sharing a ``group`` (street, postcode, suburb, state: one address) together."""
+    out: list[list[int]] = []
+    named: dict[str, list[int]] = {}
+    for j, f in enumerate(spec.fields):
+        if f.group:
+            if f.group not in named:
+                named[f.group] = []
+                out.append(named[f.group])
+            named[f.group].append(j)
+        else:
+            out.append([j])
+    return out
+
+
 def _monotone(bits: list[float], seen: list[bool]) -> Bits:
     """Non-increasing from exact to disagree over the levels that occur at all; a level that
     never occurs (an exact comparison has no 'high') gets the bits of the next worse one."""
@@ -160,11 +176,29 @@ def learn(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, compared
     # three classes: the same entity (m), look-alikes that blocking brought together but are
     # different entities (h: relatives, namesakes at one address), unrelated pairs (u, fixed).
     # Start from the fixed weights' posterior (the deterministic prior), then EM.
+    groups = evidence_groups(spec)
+
+    def combine(per_field: np.ndarray) -> np.ndarray:
+        """Per pattern: ungrouped fields' bits summed, each group's best field (NaN: missing)."""
+        total = np.zeros(len(levels))
+        for columns in groups:
+            part = per_field[:, columns]
+            if len(columns) == 1:
+                total += np.nan_to_num(part[:, 0])
+            else:
+                seen = ~np.isnan(part).all(axis=1)
+                total[seen] += np.nanmax(part[seen], axis=1)
+        return total
+
+    def field_bits(table: np.ndarray) -> np.ndarray:
+        out = np.full((len(levels), len(names)), np.nan)
+        for j in range(len(names)):
+            present = levels[:, j] >= 0
+            out[present, j] = table[j, levels[present, j]]
+        return out
+
     fixed_bits = np.array([fixed.bits[f] for f in names])
-    score = np.full(len(levels), fixed.prior_bits)
-    for j in range(len(names)):
-        present = levels[:, j] >= 0
-        score[present] += fixed_bits[j, levels[present, j]]
+    score = fixed.prior_bits + combine(field_bits(fixed_bits))
     # hard labels: many weak pairs (p = 0.01 each) would otherwise outweigh the few clear ones
     p_m = (score >= math.log2(spec.decision.match / (1 - spec.decision.match))).astype(float)
     p_h = (1.0 - p_m) / 2
@@ -183,11 +217,7 @@ def learn(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, compared
                 out[j, lv] = (weight[levels[present, j] == lv].sum() + 1.0) / (total + LEVELS)
 
     def log_ratio(table: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(levels))
-        for j in range(len(names)):
-            present = levels[:, j] >= 0
-            out[present] += np.log2(table[j, levels[present, j]] / u[j, levels[present, j]])
-        return out
+        return combine(field_bits(np.log2(table / u)))
 
     total_count = counts.sum()
     for _ in range(ITERATIONS):
