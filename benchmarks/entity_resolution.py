@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -107,6 +108,9 @@ def child_sql(records_path: Path, truth_path: Path) -> dict[str, Any]:
     from dataops_platform.resolve.engine import score_pairs
 
     conn = duckdb.connect()
+    limit = os.environ.get("ER_BENCH_MEMORY_LIMIT")  # as the platform's warehouse sets one
+    if limit:
+        conn.execute(f"SET memory_limit = '{limit}'")
     conn.execute(f"CREATE TABLE records AS SELECT * FROM read_parquet('{records_path}')")
     started = time.perf_counter()
     n_pairs = score_pairs(conn, spec(), "records", "pairs")
@@ -196,12 +200,16 @@ def main() -> None:
     parser.add_argument("--alt-size", type=int, action="append",
                         help="sizes Splink also runs at (default 10000 and 100000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit of the sql engine's connection "
+                                               "(the platform's warehouse has one, default 1GB)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--child", choices=["sql", "splink"])
     parser.add_argument("--records", type=Path)
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.memory_limit:
+        os.environ["ER_BENCH_MEMORY_LIMIT"] = args.memory_limit  # the children inherit it
     if args.child:
         fn = child_sql if args.child == "sql" else child_splink
         args.out.write_text(json.dumps(fn(args.records, args.truth)))

@@ -59,6 +59,12 @@ class ContractsDir:
             return ContractsDir(self.folder.parent / "entities", ENTITY)
         return ContractFile(self.folder, name.removesuffix(".yaml"), self.kind)
 
+    def clear(self) -> None:
+        """Remove every dataset, mart and entity of the project, so a test declares its own."""
+        defs = self.folder.parent
+        for folder in ("datasets", "entities", "marts"):
+            shutil.rmtree(defs / folder, ignore_errors=True)
+
     def glob(self, pattern: str) -> list[ContractFile]:
         return [ContractFile(self.folder, p.parent.name, self.kind)
                 for p in sorted(self.folder.glob("*/defs.yaml"))]

@@ -5,6 +5,7 @@ home inside the new project (never in site-packages)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,11 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
 def test_the_wheel_inits_and_runs_a_project_outside_the_checkout(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATAOPS_", "DAGSTER_HOME", "PYTHONPATH"))}
+    source = tmp_path / "source"  # setuptools builds in the source tree: keep the checkout clean
+    shutil.copytree(CHECKOUT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".dataops"))
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                  str(tmp_path / "dist"), str(CHECKOUT)], tmp_path, env)
+                  str(tmp_path / "dist"), str(source)], tmp_path, env)
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("dataops_platform-*.whl")
     site = tmp_path / "site"

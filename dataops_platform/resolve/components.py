@@ -33,3 +33,26 @@ def connected_components(nodes: Iterable[Node],
                 ra, rb = rb, ra
             parent[rb] = ra
     return {node: find(node) for node in list(parent)}
+
+
+def strict_components(nodes: Iterable[Node],
+                      edges: Iterable[tuple[Node, Node, float]]) -> dict[Node, Node]:
+    """Like ``connected_components``, but without chaining: edges are taken best score first,
+    and two groups join only if more than half of the record pairs between them are edges.
+    A-B and B-C without A-C stay two entities ({A, B} and {C}); a clique of any size is one."""
+    scored = sorted(edges, key=lambda e: -e[2])
+    linked = {frozenset((a, b)) for a, b, _ in scored}
+    group: dict[Node, list[Node]] = {n: [n] for n in nodes}
+    for a, b, _ in scored:
+        group.setdefault(a, [a])
+        group.setdefault(b, [b])
+    for a, b, _ in scored:
+        left, right = group[a], group[b]
+        if left is right:
+            continue
+        between = sum(frozenset((x, y)) in linked for x in left for y in right)
+        if 2 * between > len(left) * len(right):
+            merged = left + right
+            for member in merged:
+                group[member] = merged
+    return {node: min(members) for node, members in group.items()}  # type: ignore[type-var]

@@ -26,6 +26,7 @@ Steps (all SQL on the caller's connection; temp tables are dropped at the end):
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -34,7 +35,8 @@ import pandas as pd
 
 from dataops_platform.resolve.nicknames import nickname_pairs
 from dataops_platform.resolve.normalize import normalized_sql, soundex
-from dataops_platform.resolve.spec import Compare, EntitySpec
+from dataops_platform.resolve.spec import Compare, EntitySpec, Weights
+from dataops_platform.resolve.weights import Model, evidence_groups, fixed_model, learn
 
 # similarity levels: >= EXACT, >= high, >= mid (per method), else disagree
 EXACT = 0.999
@@ -42,6 +44,7 @@ LEVELS: dict[Compare, tuple[float, float]] = {
     Compare.name: (0.94, 0.88),  # Jaro-Winkler: lena/lea 0.93 and john/joan 0.87 are two people
     Compare.phonetic: (0.94, 0.88),
     Compare.email: (0.92, 0.85),  # below 0.85: emails made from the same name, not the same box
+    Compare.identifier: (0.8, 0.8),  # one typo is "high"; there is no mid level
 }
 DEFAULT_LEVELS = (0.92, 0.8)
 # bits added per level (exact, high, mid, disagree); a missing value adds 0
@@ -54,6 +57,7 @@ WEIGHTS: dict[Compare, tuple[float, float, float, float]] = {
     Compare.email: (8.0, 4.0, 1.5, -2.0),
     Compare.phone: (8.0, 4.0, 2.0, -1.0),
     Compare.numeric: (3.0, 3.0, 3.0, -2.0),
+    Compare.identifier: (8.0, 3.0, 3.0, -3.0),
 }
 PRIOR_BITS = -10.0
 MAX_BLOCK = 1000
@@ -78,7 +82,8 @@ def default_rules(spec: EntitySpec) -> list[list[Part]]:
     dates = [f for f, m in by.items() if m is Compare.date]
     exacts = [f for f, m in by.items() if m is Compare.exact]
     places = [f for f, m in by.items() if m in (Compare.fuzzy, Compare.phonetic)]
-    rules: list[list[Part]] = [[(f, "key")] for f, m in by.items() if m in (Compare.email, Compare.phone)]
+    alone = (Compare.email, Compare.phone, Compare.identifier)
+    rules: list[list[Part]] = [[(f, "key")] for f, m in by.items() if m in alone]
     for d in dates:
         rules += [[(d, "key"), (x, "key")] for x in exacts]
         if names:
@@ -131,7 +136,7 @@ def _sim_sql(method: Compare, a: str, b: str, ka: str, kb: str, pa: str, pb: str
         # same mailbox name at another provider is only mid: "jsmith" is a pattern, not a person
         body = (f"CASE WHEN {a} = {b} THEN 1.0 WHEN {la} = {lb} AND length({la}) >= 3 THEN 0.85 "
                 f"ELSE 0.9 * jaro_winkler_similarity({a}, {b}) END")
-    elif method is Compare.phone:
+    elif method in (Compare.phone, Compare.identifier):
         ham = f"CASE WHEN length({a}) = length({b}) THEN hamming({a}, {b}) END"
         body = (f"CASE WHEN {a} = {b} THEN 1.0 WHEN {ham} = 1 THEN 0.8 "
                 f"WHEN {ham} = 2 AND damerau_levenshtein({a}, {b}) = 1 THEN 0.8 ELSE 0.0 END")
@@ -141,11 +146,11 @@ def _sim_sql(method: Compare, a: str, b: str, ka: str, kb: str, pa: str, pb: str
     return f"CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL ELSE CAST({body} AS DOUBLE) END"
 
 
-def _bits_sql(method: Compare, sim: str) -> str:
-    exact, high, mid, disagree = WEIGHTS[method]
+def _level_sql(method: Compare, sim: str) -> str:
+    """The agreement level of a similarity: 0 exact, 1 high, 2 mid, 3 disagree, NULL missing."""
     at_high, at_mid = LEVELS.get(method, DEFAULT_LEVELS)
-    return (f"CASE WHEN {sim} IS NULL THEN 0.0 WHEN {sim} >= {EXACT} THEN {exact} "
-            f"WHEN {sim} >= {at_high} THEN {high} WHEN {sim} >= {at_mid} THEN {mid} ELSE {disagree} END")
+    return (f"CASE WHEN {sim} IS NULL THEN NULL WHEN {sim} >= {EXACT} THEN 0 "
+            f"WHEN {sim} >= {at_high} THEN 1 WHEN {sim} >= {at_mid} THEN 2 ELSE 3 END")
 
 
 def _normalize(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, norm: str,
@@ -171,7 +176,9 @@ def _normalize(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, 
         codes = pd.DataFrame({"v": [v for (v,) in values if v is not None]})
         codes["code"] = codes["v"].map(soundex)
         conn.register(f"{tmp}_codes_df", codes)
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {tmp}_codes AS SELECT * FROM {tmp}_codes_df")
+        # typed explicitly: with every name NULL the frame is empty and pandas makes it float
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {tmp}_codes AS SELECT CAST(v AS VARCHAR) AS v, "
+                     f"CAST(code AS VARCHAR) AS code FROM {tmp}_codes_df")
         conn.unregister(f"{tmp}_codes_df")
         code_cols = ", ".join(f"c{i}.code AS {_q('p_' + f.name)}" for i, f in enumerate(phonetic))
         code_joins = " ".join(f"LEFT JOIN {tmp}_codes c{i} ON c{i}.v = x.{_q('k_' + f.name)}"
@@ -184,12 +191,14 @@ def _key_sql(spec: EntitySpec, rule: Sequence[Part]) -> str:
     """One rule's key: name parts sorted (swap-proof), then the other parts in order."""
     def part(field: str, kind: str) -> str:
         method = spec.field(field).method
-        col = _q(("p_" if method in _PHONETIC else "n_") + field)
+        phonetic = method in _PHONETIC
         if kind == "initial":
-            return f"left({_q(('k_' if method in _PHONETIC else 'n_') + field)}, 1)"
-        if kind == "prefix":
-            return f"left({_q('n_' + field)}, {4 if method is Compare.date else 3})"
-        return col
+            return f"left({_q(('k_' if phonetic else 'n_') + field)}, 1)"
+        if kind in ("prefix", "year"):
+            return f"left({_q('n_' + field)}, {4 if method is Compare.date or kind == 'year' else 3})"
+        if kind == "exact" or not phonetic:
+            return _q("n_" + field)
+        return _q("p_" + field)  # key or sound of a name: its Soundex code
 
     named = [part(f, k) for f, k in rule if spec.field(f).method is Compare.name]
     other = [part(f, k) for f, k in rule if spec.field(f).method is not Compare.name]
@@ -203,10 +212,15 @@ def _key_sql(spec: EntitySpec, rule: Sequence[Part]) -> str:
     return " || '|' || ".join(f"CAST({p} AS VARCHAR)" for p in pieces)
 
 
+def rules_of(spec: EntitySpec) -> list[list[Part]]:
+    """The blocking rules in force: the spec's, or the defaults derived from its fields."""
+    return spec.blocking_parts or default_rules(spec)
+
+
 def _candidates(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: str, tmp: str,
                 new: str | None) -> None:
     """Table ``pairs`` (l < r) of records sharing a blocking key held by 2..MAX_BLOCK records."""
-    rules = [[(f, "key") for f in rule] for rule in spec.blocking] or default_rules(spec)
+    rules = rules_of(spec)
     keys = " UNION ALL ".join(f"SELECT record_id, {i} AS rule, {_key_sql(spec, r)} AS key FROM {norm}"
                               for i, r in enumerate(rules))
     if new is None:
@@ -216,9 +230,10 @@ def _candidates(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pa
                 FROM ({keys}) WHERE key IS NOT NULL)
             WHERE size BETWEEN 2 AND {MAX_BLOCK}""")
         conn.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
-            SELECT DISTINCT a.record_id AS l, b.record_id AS r
+            SELECT a.record_id AS l, b.record_id AS r, bit_or(CAST(1 AS BIGINT) << a.rule) AS rules
             FROM {tmp}_keys a JOIN {tmp}_keys b
-              ON a.rule = b.rule AND a.key = b.key AND a.record_id < b.record_id""")
+              ON a.rule = b.rule AND a.key = b.key AND a.record_id < b.record_id
+            GROUP BY ALL""")
         return
     # incremental: only blocks that hold a new record are sized and joined (same MAX_BLOCK
     # semantics as a full run: a block's size counts all its records, old and new)
@@ -233,13 +248,18 @@ def _candidates(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pa
     conn.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
         WITH fresh AS (SELECT * FROM {tmp}_keys
                        WHERE record_id IN (SELECT CAST(record_id AS VARCHAR) FROM {new}))
-        SELECT DISTINCT least(a.record_id, b.record_id) AS l, greatest(a.record_id, b.record_id) AS r
+        SELECT least(a.record_id, b.record_id) AS l, greatest(a.record_id, b.record_id) AS r,
+               bit_or(CAST(1 AS BIGINT) << a.rule) AS rules
         FROM fresh a JOIN {tmp}_keys b
-          ON a.rule = b.rule AND a.key = b.key AND a.record_id <> b.record_id""")
+          ON a.rule = b.rule AND a.key = b.key AND a.record_id <> b.record_id
+        GROUP BY ALL""")
 
 
-def _score(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: str,
-           target: str) -> int:
+def compare(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: str, out: str,
+            values: bool = True) -> None:
+    """Table ``out``: per pair of ``pairs`` (l, r, rules) each field's similarity ``sim_<f>``
+    and level ``lvl_<f>`` (with two name fields, crossed when the names were swapped), and with
+    ``values`` both normalized values (``lv_<f>``, ``rs_<f>``) for the explanation."""
     fields = spec.fields
     names = [f.name for f in fields if f.method is Compare.name]
     swap = len(names) == 2
@@ -251,8 +271,8 @@ def _score(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: 
                         c("r", "k_", f_right), c("l", "p_", f_left), c("r", "p_", f_right), tolerance)
 
     straight = [f"{sim(f.name, f.name, f.method, f.tolerance)} AS {_q('s_' + f.name)}" for f in fields]
-    values = [f"l.{_q('n_' + f.name)} AS {_q('lv_' + f.name)}, r.{_q('n_' + f.name)} AS {_q('rv_' + f.name)}"
-              for f in fields]
+    shown = [f"l.{_q('n_' + f.name)} AS {_q('lv_' + f.name)}, r.{_q('n_' + f.name)} AS {_q('rv_' + f.name)}"
+             for f in fields]
     crossed = []
     if swap:
         a, b = names
@@ -275,27 +295,105 @@ def _score(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, pairs: 
         return _q("rv_" + f)
 
     sims = ", ".join(f"{final_sim(f.name)} AS {_q('sim_' + f.name)}" for f in fields)
-    shown = ", ".join(f"{right_value(f.name)} AS {_q('rs_' + f.name)}" for f in fields)
-    bits = ", ".join(f"{_bits_sql(f.method, _q('sim_' + f.name))} AS {_q('w_' + f.name)}" for f in fields)
-    total = " + ".join(_q("w_" + f.name) for f in fields)
-    explain = ", ".join(
-        f"'{f.name}': {{'left': {_q('lv_' + f.name)}, 'right': {_q('rs_' + f.name)}, "
-        f"'sim': round({_q('sim_' + f.name)}, 3), 'bits': {_q('w_' + f.name)}}}" for f in fields)
-    out_sims = ", ".join(_q("sim_" + f.name) for f in fields)
-    conn.execute(f"""CREATE OR REPLACE TABLE {target} AS
+    levels = ", ".join(f"{_level_sql(f.method, _q('sim_' + f.name))} AS {_q('lvl_' + f.name)}"
+                       for f in fields)
+    out_values = ""
+    if values:
+        out_values = ", " + ", ".join(f"{_q('lv_' + f.name)}, {right_value(f.name)} AS {_q('rs_' + f.name)}"
+                                      for f in fields)
+    conn.execute(f"""CREATE OR REPLACE TEMP TABLE {out} AS
         WITH s AS (
-            SELECT p.l AS left_id, p.r AS right_id, {', '.join(straight + values + crossed)}
+            SELECT p.l AS left_id, p.r AS right_id, p.rules, {', '.join(straight + shown + crossed)}
             FROM {pairs} p JOIN {norm} l ON l.record_id = p.l JOIN {norm} r ON r.record_id = p.r),
         t AS (SELECT *, {swapped} AS swapped FROM s),
-        u AS (SELECT *, {sims}, {shown} FROM t),
-        w AS (SELECT *, {bits} FROM u),
-        z AS (SELECT *, {PRIOR_BITS} + {total} AS total_bits FROM w)
+        u AS (SELECT left_id, right_id, rules, swapped, {sims}{out_values} FROM t)
+        SELECT *, {levels} FROM u""")
+
+
+def _final(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, model: Model, compared: str, norm: str,
+           target: str, tmp: str) -> int:
+    """Table ``target``: score from the levels and the model's bits (plus term frequencies)."""
+    fields = spec.fields
+    joins, bits, looks = [], [], []
+    lookalike = model.lookalike_share > 0 and bool(model.lookalike_bits)
+    for i, f in enumerate(fields):
+        e, h, m, d = model.bits[f.name]
+        lvl = _q("lvl_" + f.name)
+        adj = "0.0"
+        if f.name in model.tf_u:
+            # an exact agreement is worth log2(m / frequency of the value), not log2(m / u)
+            conn.execute(f"""CREATE OR REPLACE TEMP TABLE {tmp}_tf{i} AS
+                SELECT v, log2({model.tf_u[f.name]} / greatest(count(*) / sum(count(*)) OVER (),
+                                                                {model.tf_floor})) AS adj
+                FROM (SELECT {_q('n_' + f.name)} AS v FROM {norm}) WHERE v IS NOT NULL GROUP BY v""")
+            joins.append(f"LEFT JOIN {tmp}_tf{i} tf{i} ON tf{i}.v = c.{_q('lv_' + f.name)} AND c.{lvl} = 0")
+            adj = f"coalesce(tf{i}.adj, 0.0)"
+        # NULL when a side is missing: it adds nothing, and a group's best field ignores it
+        bits.append(f"CASE c.{lvl} WHEN 0 THEN {e} + {adj} WHEN 1 THEN {h} WHEN 2 THEN {m} "
+                    f"WHEN 3 THEN {d} END AS {_q('w_' + f.name)}")
+        if lookalike:
+            ge, gh, gm, gd = model.lookalike_bits[f.name]
+            looks.append(f"CASE c.{lvl} WHEN 0 THEN {ge} + {adj} WHEN 1 THEN {gh} WHEN 2 THEN {gm} "
+                         f"WHEN 3 THEN {gd} END")
+    groups = evidence_groups(spec)
+
+    def combined(terms: list[str]) -> str:
+        """Ungrouped terms summed, each group's best term (greatest ignores NULLs)."""
+        return " + ".join(f"coalesce({terms[g[0]]}, 0.0)" if len(g) == 1 else
+                          f"coalesce(greatest({', '.join(terms[j] for j in g)}, NULL), 0.0)"
+                          for g in groups)
+
+    total = combined([_q("w_" + f.name) for f in fields])
+    if lookalike:
+        looks = [f"({x})" for x in looks]
+    share = model.lookalike_share
+    # evidence against: how much likelier the pair is under "look-alike" than "unrelated"
+    against = (f"-log2({1 - share!r} + {share!r} * pow(2.0, least({combined(looks)}, 1000.0)))"
+               if lookalike else "0.0")
+    explain = ", ".join(
+        f"'{f.name}': {{'left': {_q('lv_' + f.name)}, 'right': {_q('rs_' + f.name)}, "
+        f"'sim': round({_q('sim_' + f.name)}, 3), 'bits': round({_q('w_' + f.name)}, 2)}}" for f in fields)
+    out_sims = ", ".join(_q("sim_" + f.name) for f in fields)
+    prior = round(model.prior_bits, 3)
+    look_json = " 'lookalike_bits': round(lookalike_bits, 2)," if lookalike else ""
+    # the JSON explanation only for pairs that can be kept (score >= decision.review): at 1M
+    # records most candidate pairs score below it, and their JSON was most of the memory
+    review = spec.decision.review
+    explain_from = math.log2(review / (1 - review)) if review < 1 else 1e9
+    conn.execute(f"""CREATE OR REPLACE TABLE {target} AS
+        WITH w AS (SELECT c.*, {', '.join(bits)}, {against} AS lookalike_bits
+                   FROM {compared} c {' '.join(joins)}),
+        z AS (SELECT *, {prior} + {total} + lookalike_bits AS total_bits FROM w)
         SELECT left_id, right_id,
                CAST(1.0 / (1.0 + pow(2.0, -total_bits)) AS DOUBLE) AS score, {out_sims},
-               CAST(to_json({{{explain}, 'names_swapped': swapped, 'prior_bits': {PRIOR_BITS},
-                             'total_bits': total_bits}}) AS VARCHAR) AS explanation
+               CASE WHEN total_bits >= {explain_from} THEN
+               CAST(to_json({{{explain}, 'names_swapped': swapped, 'prior_bits': {prior},{look_json}
+                             'total_bits': round(total_bits, 2)}}) AS VARCHAR) END AS explanation
         FROM z""")
+    for i in range(len(fields)):
+        conn.execute(f"DROP TABLE IF EXISTS {tmp}_tf{i}")
     return int(conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0])  # type: ignore[index]
+
+
+def score_pairs_with_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str,
+                           target: str, new: str | None = None,
+                           model: Model | None = None) -> tuple[int, Model]:
+    """``score_pairs``, also returning the weights used: the given ``model``, else the fixed
+    table (``weights: fixed``) or weights learned from these records (``weights: learned``)."""
+    tmp = f"_er_{uuid.uuid4().hex[:10]}"
+    norm, pairs, compared = f"{tmp}_norm", f"{tmp}_pairs", f"{tmp}_cmp"
+    try:
+        _normalize(conn, spec, records, norm, tmp)
+        _candidates(conn, spec, norm, pairs, tmp, new)
+        compare(conn, spec, norm, pairs, compared)
+        if model is None:
+            model = (learn(conn, spec, norm, compared, rules_of(spec), tmp)
+                     if spec.weights is Weights.learned else fixed_model(spec))
+        return _final(conn, spec, model, compared, norm, target, tmp), model
+    finally:
+        for suffix in ("_nick", "_base", "_norm", "_codes", "_all", "_keys", "_pairs", "_cmp",
+                       "_rnd", "_rndcmp"):
+            conn.execute(f"DROP TABLE IF EXISTS {tmp}{suffix}")
 
 
 def score_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, target: str,
@@ -305,14 +403,7 @@ def score_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str,
     `records`: record_id, source and one text column per spec field (raw values). With `new`
     (a relation with record_id) only pairs touching a new record are made. Columns of
     `target`: left_id < right_id, score in [0, 1], sim_<field> (NULL when a side is missing)
-    and explanation (JSON: per field both normalized values, similarity and bits).
+    and explanation (JSON: per field both normalized values, similarity and bits; NULL for
+    pairs scoring below ``decision.review``, which resolution does not keep).
     """
-    tmp = f"_er_{uuid.uuid4().hex[:10]}"
-    norm, pairs = f"{tmp}_norm", f"{tmp}_pairs"
-    try:
-        _normalize(conn, spec, records, norm, tmp)
-        _candidates(conn, spec, norm, pairs, tmp, new)
-        return _score(conn, spec, norm, pairs, target)
-    finally:
-        for suffix in ("_nick", "_base", "_norm", "_codes", "_all", "_keys", "_pairs"):
-            conn.execute(f"DROP TABLE IF EXISTS {tmp}{suffix}")
+    return score_pairs_with_model(conn, spec, records, target, new)[0]

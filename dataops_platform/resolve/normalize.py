@@ -58,6 +58,8 @@ def normalized_sql(col: str, method: Compare) -> str:
         # the eight digits YYYYMMDD, kept even when not a valid date (a typo may make one)
         digits = f"regexp_replace(CAST({col} AS VARCHAR), '[^0-9]', '', 'g')"
         return f"CASE WHEN length({digits}) = 8 THEN {digits} END"
+    if method is Compare.identifier:
+        return f"nullif(regexp_replace(lower(trim(CAST({col} AS VARCHAR))), '[^a-z0-9]', '', 'g'), '')"
     if method is Compare.numeric:
         return f"CAST(TRY_CAST(trim(CAST({col} AS VARCHAR)) AS DOUBLE) AS VARCHAR)"
     return _text(col)

@@ -15,11 +15,12 @@ import duckdb
 import pandas as pd
 
 from dataops_platform.resolve import state
-from dataops_platform.resolve.components import connected_components
-from dataops_platform.resolve.engine import score_pairs
+from dataops_platform.resolve.components import connected_components, strict_components
+from dataops_platform.resolve.engine import score_pairs_with_model
 from dataops_platform.resolve.identity import assign
 from dataops_platform.resolve.records import FIXED, records_sql, superseded_versions
-from dataops_platform.resolve.spec import EntitySpec
+from dataops_platform.resolve.spec import Clustering, EntitySpec, Weights
+from dataops_platform.resolve.weights import Model
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
 MATCH, DISTINCT = "match", "distinct"
@@ -113,10 +114,16 @@ def _store_records(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
 
 
 def _edges_sql(spec: EntitySpec) -> str:
-    """The match edges between current records. Toward a deduplicated source a record keeps
-    only its best match (a reviewer's match first), so it cannot bridge two of its entities."""
+    """The match edges (a, b, strength: the score, 2 for a reviewer's or key match) between
+    current records. Toward a deduplicated source a record keeps only its best match (a
+    reviewer's match first), so it cannot bridge two of its entities."""
     records = state.part(spec, "records")
-    dedup = ", ".join(literal(d) for d in spec.deduplicated_sources) or "null"
+    dedup = ", ".join(literal(d) for d in spec.deduplicated_sources)
+    # without a deduplicated source every edge is kept (``x not in (null)`` would be NULL and
+    # drop all but each record's best match: no entity could grow past two records)
+    kept = (f"""split_part(b, ':', 1) not in ({dedup}) or row_number() over (
+                partition by a, split_part(b, ':', 1)
+                order by reviewed desc, score desc nulls last, b) = 1""" if dedup else "true")
     return f"""
         with e as (
             select left_id, right_id, score, decided_by in ('review', 'key') as reviewed
@@ -127,14 +134,27 @@ def _edges_sql(spec: EntitySpec) -> str:
             select left_id as a, right_id as b, score, reviewed from e
             union all select right_id, left_id, score, reviewed from e
         ), ranked as (
-            select a, b, split_part(b, ':', 1) not in ({dedup}) or row_number() over (
-                partition by a, split_part(b, ':', 1)
-                order by reviewed desc, score desc nulls last, b) = 1 as kept
+            select a, b, case when reviewed then 2.0 else coalesce(score, 0) end as strength,
+                   {kept} as kept
             from directed
         )
-        select x.a, x.b from ranked x join ranked y on x.a = y.b and x.b = y.a
+        select x.a, x.b, x.strength from ranked x join ranked y on x.a = y.b and x.b = y.a
         where x.a < x.b and x.kept and y.kept
         order by x.a, x.b"""
+
+
+def _reusable_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, new: int) -> Model | None:
+    """Learned weights of an earlier run, while the records have grown by less than half since
+    (a delivery of a few records is too small to learn from, and a stable model keeps scores
+    comparable between runs); None: learn now (or use the fixed table)."""
+    if spec.weights is not Weights.learned:
+        return None
+    row = conn.execute(f"select records, model from {state.part(spec, 'model')} where learned "
+                       "order by recorded_at desc limit 1").fetchone()
+    total = _count(conn, "select count(*) from _er_records")
+    if row is None or new * 2 >= total:
+        return None
+    return Model.from_json(row[1])
 
 
 def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> dict[str, int]:
@@ -146,8 +166,9 @@ def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) 
     used = {r[0] for r in conn.execute(
         f"select entity_id from {history} union select other_entity_id from {history} "
         "where other_entity_id is not null").fetchall()}
-    assigned, events = assign(connected_components(ids, edges), previous, used,
-                              spec.name[:3].upper())
+    components = (strict_components(ids, edges) if spec.clustering is Clustering.strict
+                  else connected_components(ids, [(a, b) for a, b, _ in edges]))
+    assigned, events = assign(components, previous, used, spec.name[:3].upper())
     frame = pd.DataFrame({"record_id": list(assigned), "entity_id": list(assigned.values())})
     conn.register("_er_assigned", frame)
     conn.execute(f"delete from {members}")
@@ -200,10 +221,19 @@ def resolve(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> R
             select r.record_id from _er_records r left join {state.part(spec, 'records')} o
             using (record_id) where o.record_id is null or o.record_hash <> r.record_hash""")
         result.new_records = _count(conn, "select count(*) from _er_new")
+        model = None
         if result.new_records:
-            result.pairs_scored = score_pairs(conn, spec, "_er_records", "_er_scored",
-                                              new="_er_new")
+            reuse = _reusable_model(conn, spec, result.new_records)
+            result.pairs_scored, model = score_pairs_with_model(
+                conn, spec, "_er_records", "_er_scored", new="_er_new", model=reuse)
+            if reuse is not None:
+                model = None  # nothing new to store
         with transaction(conn):
+            if model is not None:
+                total = _count(conn, "select count(*) from _er_records")
+                conn.execute(f"insert into {state.part(spec, 'model')} "
+                             "values (current_timestamp::timestamp, ?, ?, ?, ?)",
+                             [run_id, model.learned, total, model.to_json()])
             if result.new_records:
                 _store_scores(conn, spec, run_id)
                 _store_key_matches(conn, spec, run_id)

@@ -36,6 +36,25 @@ class Compare(str, Enum):
     numeric = "numeric"      # within ``tolerance`` (absolute)
     email = "email"          # lower-cased, '+tag' and gmail dots removed, then exact
     phone = "phone"          # digits only, the last 9 compared
+    identifier = "identifier"  # letters and digits only; equal, one typo, or different
+
+
+class Weights(str, Enum):
+    """Where the bits each field's agreement level is worth come from."""
+
+    fixed = "fixed"      # the engine's hand-set table (engine.WEIGHTS)
+    learned = "learned"  # Fellegi-Sunter m/u estimated from the records (resolve/weights.py)
+
+
+class Clustering(str, Enum):
+    """How match edges become entities."""
+
+    components = "components"  # connected components of the pairs scoring >= match
+    strict = "strict"          # two groups join only if most of their record pairs match (no chaining)
+
+
+# blocking rule parts: "field" (its key) or "field:part"
+PARTS = ("key", "exact", "initial", "prefix", "year", "sound")
 
 
 class Survivor(str, Enum):
@@ -56,8 +75,10 @@ def default_compare(field: str) -> Compare:
         return Compare.date
     if "name" in field:
         return Compare.name
-    if field in ("zip", "postcode", "postal_code", "country", "gender"):
+    if field in ("zip", "postcode", "postal_code", "country", "gender", "state"):
         return Compare.exact
+    if field.endswith(("_id", "_number", "_no")) or field in ("ssn", "passport", "tax_id"):
+        return Compare.identifier
     return Compare.fuzzy
 
 
@@ -66,6 +87,32 @@ class FieldSpec(_Strict):
     compare: Compare | None = Field(default=None, description="Default: from the field name.")
     tolerance: float = Field(default=0.0, ge=0, description="numeric: largest equal difference.")
     survivorship: Survivor | None = Field(default=None, description="Default: the entity's.")
+    weights: tuple[float, float, float, float] | None = Field(
+        default=None, description="Bits for the levels exact, high, mid, disagree (a missing value "
+                                  "adds 0); overrides the fixed table and what is learned.")
+    group: Annotated[str, Field(pattern=IDENTIFIER)] | None = Field(
+        default=None, description="Fields naming the same group are one piece of evidence: "
+                                  "the group counts with its best field's bits, not their sum "
+                                  "(street, postcode and suburb of one address; relatives "
+                                  "share all of them).")
+    term_frequency: bool | None = Field(
+        default=None, description="Learned weights: an exact agreement on a rare value is worth "
+                                  "more than on a common one. Default: on for name, phonetic, "
+                                  "fuzzy and exact fields.")
+    raw: bool | None = Field(
+        default=None, description="Where the cleaned value is NULL (a date that did not parse), "
+                                  "match on the raw text the file delivered. Default: on for "
+                                  "date fields.")
+
+    @property
+    def use_raw(self) -> bool:
+        return self.raw if self.raw is not None else self.method is Compare.date
+
+    @property
+    def tf(self) -> bool:
+        if self.term_frequency is not None:
+            return self.term_frequency
+        return self.method in (Compare.name, Compare.phonetic, Compare.fuzzy, Compare.exact)
 
     @property
     def method(self) -> Compare:
@@ -92,6 +139,10 @@ class SourceSpec(_Strict):
         default="_ingested_at",
         description="Which version of a record delivered in several files wins: the latest by "
                     "this column (cross-file exact dedup on the id).")
+
+    raw_columns: dict[str, str] = Field(
+        default_factory=dict, description="Entity field -> the raw (as delivered) column, for "
+                                          "fields with raw: true whose header differs.")
 
     def column(self, field: str) -> str:
         return self.fields.get(field, field)
@@ -129,10 +180,16 @@ class EntitySpec(_Strict):
     fields: list[FieldSpec] = Field(min_length=1)
     blocking: list[list[str]] = Field(
         default_factory=list,
-        description="Candidate pairs share all fields of at least one rule (values normalized as "
-                    "for comparison; name fields by Soundex, in either order); default "
-                    "(resolve.engine.default_rules): each email/phone field alone, each date or "
-                    "exact field with name codes or initials, each fuzzy field with the names.")
+        description="Candidate pairs share all parts of at least one rule (values normalized as "
+                    "for comparison; name fields by Soundex, in either order). A part is a field "
+                    "(its key) or field:part with part one of key, exact (the value even for "
+                    "names), initial, prefix (a date's year, else 3 characters), year, sound. "
+                    "Default (resolve.engine.default_rules): each email/phone/identifier field "
+                    "alone, each date or exact field with name codes or initials, each fuzzy "
+                    "field with the names.")
+    weights: Weights = Field(default=Weights.fixed,
+                             description="fixed: the engine's table; learned: estimated per run.")
+    clustering: Clustering = Clustering.components
     decision: Decision = Decision()
     survivorship: Survivor = Survivor.most_recent
     checks: EntityChecks = EntityChecks()
@@ -149,9 +206,17 @@ class EntitySpec(_Strict):
     @model_validator(mode="after")
     def _known_fields(self) -> EntitySpec:
         names = [f.name for f in self.fields]
-        unknown = sorted({c for rule in self.blocking for c in rule} - set(names))
+        parts = [part for rule in self.blocking_parts for part in rule]
+        unknown = sorted({f for f, _ in parts} - set(names))
         if unknown:
             raise ValueError(f"blocking: {unknown} are not among the fields {names}")
+        bad = sorted({k for _, k in parts} - set(PARTS))
+        if bad:
+            raise ValueError(f"blocking: unknown part {bad} (one of {', '.join(PARTS)})")
+        sounds = {"name", "phonetic"}
+        unsounded = sorted({f for f, k in parts if k == "sound" and self.field(f).method.value not in sounds})
+        if unsounded:
+            raise ValueError(f"blocking: 'sound' needs a name or phonetic field, not {unsounded}")
         for source in self.sources:
             extra = sorted(set(source.fields) - set(names))
             if extra:
@@ -174,6 +239,14 @@ class EntitySpec(_Strict):
     @property
     def deduplicated_sources(self) -> list[str]:
         return [s.dataset for s in self.sources if s.deduplicated]
+
+    @property
+    def blocking_parts(self) -> list[list[tuple[str, str]]]:
+        """The blocking rules as (field, part) pairs."""
+        def part(text: str) -> tuple[str, str]:
+            field, _, kind = text.partition(":")
+            return field, kind or "key"
+        return [[part(p) for p in rule] for rule in self.blocking]
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)

@@ -8,6 +8,8 @@
 - ``entity.<name>__history``   append-only: created / joined / merged / split / moved / left
 - ``entity.<name>__records``   the records as last resolved (what "new or changed" means)
 - ``entity.<name>__runs``      one row per resolution: counts the checks compare over time
+- ``entity.<name>__model``     the weights each resolution scored with (JSON; ``weights:
+                               learned`` reuses the newest while the records grow by < 50%)
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def ensure(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     conn.execute(f"""create table if not exists {part(spec, 'history')} (
         recorded_at timestamp, run_id varchar, event varchar, entity_id varchar, record_id varchar,
         other_entity_id varchar)""")
+    conn.execute(f"""create table if not exists {part(spec, 'model')} (
+        recorded_at timestamp, run_id varchar, learned boolean, records integer, model varchar)""")
     conn.execute(f"""create table if not exists {part(spec, 'runs')} (
         recorded_at timestamp, run_id varchar, records integer, new_records integer, entities integer,
         matched_records integer, pairs_scored integer, pending_review integer,
