@@ -45,8 +45,8 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     config = settings.dagster_home / "dagster.yaml"
     if not config.exists():
         shutil.copyfile(INSTANCE_TEMPLATE, config)
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    instance = dg.DagsterInstance.get()
+    # from the home's folder, not $DAGSTER_HOME: a command never rewrites the environment
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # Create the duckdb pool now, from the configured default limit: left to the first
     # runs, several processes would race to create it (and could allocate extra slots).
     storage = instance.event_log_storage
