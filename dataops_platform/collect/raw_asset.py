@@ -15,6 +15,7 @@ from dataops_platform.collect.schema_policy import SchemaFrozen, apply_schema_po
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
 from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
+from dataops_platform.storage.partition_keys import require_partition_key, validate_partition_key
 from dataops_platform.storage.sql import literal
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
@@ -27,7 +28,7 @@ def same_file_versions(partition_key: str) -> str:
     A changed file is a new partition; writing it replaces the rows of its earlier
     versions, so the tables hold each landed file once, at its latest content.
     """
-    file_slug, _ = split_partition_key(partition_key)
+    file_slug, _ = split_partition_key(validate_partition_key(partition_key))
     return f"split_part({PARTITION_COLUMN}, '@', 1) = {literal(file_slug)}"
 
 
@@ -69,7 +70,7 @@ def build_raw_asset(contract: Contract,
     )
     def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
             landing: LandingZone) -> dg.Output[StagedTables]:
-        key = context.partition_key
+        key = require_partition_key(context.partition_key)
         entry = preserved(contract, key, landing)
         path, digest, relative = entry.path, entry.sha256, entry.landing_path
         staged = staging_name("raw", contract.name, key)

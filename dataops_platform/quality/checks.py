@@ -28,6 +28,7 @@ from dataops_platform.quality.metrics import ANOMALIES, check_anomalies
 from dataops_platform.quality.metrics import describe as describe_anomalies
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
+from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
@@ -342,6 +343,6 @@ def _asset_check(spec: FileCheck, contract: Contract, cleaned: dg.AssetsDefiniti
     def file_check(context: dg.AssetCheckExecutionContext,
                    warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.get_connection() as conn:
-            return spec.evaluate(conn, contract, context.partition_key)
+            return spec.evaluate(conn, contract, require_partition_key(context.partition_key))
 
     return file_check
