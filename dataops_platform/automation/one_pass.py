@@ -162,7 +162,7 @@ def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
         into.checks.append(CheckOutcome(
             asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,
             partition=evaluation.partition, passed=evaluation.passed,
-            severity=evaluation.severity.value))
+            severity=evaluation.severity.value, metadata=dict(evaluation.metadata)))
     if not result.success:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:

@@ -90,7 +90,10 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     for check in result.checks:
         if not check.passed and not is_rule_check(check.check):
             where = f" [{check.partition}]" if check.partition else ""
-            out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
+            missing = check.metadata.get("missing_columns")
+            detail = f": column(s) missing — {getattr(missing, 'value', missing)} (null in every " \
+                "row; fix the file or the contract's rename_from)" if missing is not None else ""
+            out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}{detail}")
     out.extend(_rule_violations(result.checks))
     audits: dict[str, list[str]] = {}
     for check in result.checks:

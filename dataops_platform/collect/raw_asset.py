@@ -90,6 +90,15 @@ def build_raw_asset(contract: Contract,
                     metadata={"file": relative, "problem": exc.detail},
                     allow_retries=False,
                 ) from None
+            if delivered and not any(c.source_name in delivered for c in contract.columns):
+                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
+                raise dg.Failure(
+                    description=f"{relative} was rejected: none of the {len(contract.columns)} "
+                                f"columns of the '{contract.name}' contract was delivered "
+                                f"(expected {[c.source_name for c in contract.columns]}, got "
+                                f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
+                                "with its header, or fix the contract's column names/rename_from.",
+                    metadata={"file": relative}, allow_retries=False)
             try:
                 drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
             except SchemaFrozen as exc:

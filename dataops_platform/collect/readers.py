@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from dataops_platform.collect.column_match import match_columns
 from dataops_platform.contracts.model import Contract, FileFormat, ReaderOptions
 from dataops_platform.storage.sql import literal, quote_ident
 
@@ -192,8 +193,10 @@ def stage_file(
     column list is added as ``_delivered_columns`` (JSON text). Row numbers are not stored
     here: ``numbered(target)`` adds them from the table's rowid when publishing.
 
-    Returns the delivered column names (in file order). An empty or header-only file gives
-    an empty table that still carries the lineage columns. Raises ReadError on bad input.
+    Returns the column names as stored, in file order: as delivered, except a column matched
+    to the contract by whitespace or case, stored under the contract's name. An empty or
+    header-only file gives an empty table that still carries the lineage columns. Raises
+    ReadError on bad input.
     """
     fmt = contract.source.format
     try:
@@ -211,17 +214,24 @@ def stage_file(
             if not relation:
                 conn.execute(f"create or replace table {target} as select {lineage_sql} limit 0")
                 return []
+            # a header differing from the contract's name only by whitespace or case is
+            # stored under the contract's name (collect/column_match.py)
+            stored = match_columns(contract, columns)
             # the contract's columns first, in contract order, then any others as delivered:
             # the raw table's layout then does not depend on which file arrived first
-            known = [c.source_name for c in contract.columns if c.source_name in columns]
-            ordered = known + [c for c in columns if c not in known]
-            values = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
-                               for c in ordered)
+            by_stored = {stored[c]: c for c in columns}
+            known = [c.source_name for c in contract.columns if c.source_name in by_stored]
+            ordered = known + [s for s in by_stored if s not in known]
+            values = ", ".join(f"cast({quote_ident(by_stored[s])} as varchar) as {quote_ident(s)}"
+                               for s in ordered)
+            delivered = literal(json.dumps([stored[c] for c in columns]))
+            lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
+                                    {**lineage, DELIVERED_COLUMNS: delivered}.items())
             # Rows keep file order (DuckDB preserves insertion order), so the table's rowid
             # gives each row's number in the file without a costly window over all rows.
             conn.execute(f"create or replace table {target} as select {values}, {lineage_sql} "
                          f"from {relation}")
-            return columns
+            return [stored[c] for c in columns]
     except ValueError as exc:
         raise ReadError(path, contract, str(exc)) from None
     except duckdb.Error as exc:

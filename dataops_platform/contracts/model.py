@@ -263,6 +263,13 @@ class SchemaPolicy(str, Enum):
     discard = "discard"
 
 
+class MissingColumns(str, Enum):
+    """What a delivered file that lacks a nullable contract column does (``columns_present``)."""
+
+    fail = "fail"  # the columns_present check fails with error severity (dataops run exits 1)
+    warn = "warn"  # the check fails with warn severity; the rows load, the column is null
+
+
 class WriteMode(str, Enum):
     """How each cleaned file is applied to the dataset's ``current`` table."""
 
@@ -319,6 +326,10 @@ class Contract(_Strict):
         default=SchemaPolicy.evolve,
         description="evolve: keep new columns; freeze: reject a file whose columns differ; "
                     "discard: drop unknown columns.")
+    missing_columns: MissingColumns = Field(
+        default=MissingColumns.fail,
+        description="A file without a contract column: fail (default) or warn in the "
+                    "columns_present check; the column is null in cleaned either way.")
     write: Write | None = Field(
         default=None, description="Also maintain current.<dataset> with this write mode.")
     freshness: Freshness | None = Field(
