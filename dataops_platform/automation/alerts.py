@@ -9,6 +9,7 @@ always a local JSON-lines log in the home folder, and a Slack-compatible webhook
 
 import json
 import os
+import re
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -83,7 +84,17 @@ def human_message(error: object) -> str:
     cause = getattr(error, "cause", None)
     if cause is not None and "DagsterExecutionStepExecutionError" in message:
         message = f"{message} {human_message(cause)}"
-    return message
+    return without_class_paths(message)
+
+
+_CLASS_PATH = re.compile(r"(?m)(^|\s)(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")
+_DAGSTER_WRAPPER = re.compile(r"(?m)^(?:Failure|DagsterExecutionStepExecutionError): ")
+
+
+def without_class_paths(message: str) -> str:
+    """People read the problem, not ``dagster._core.definitions.events.Failure: ``: module
+    paths of exception classes are dropped and Dagster's own wrappers named not at all."""
+    return _DAGSTER_WRAPPER.sub("", _CLASS_PATH.sub(r"\1", message)).strip()
 
 
 def _now() -> str:

@@ -33,7 +33,11 @@ from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
+# The summary speaks: a step failure is a FAILED line in it, its stack trace stays in the
+# run's event log (the UI, `dagster`), shown on the console only with `dataops --debug`.
+DEBUG_ENV = "DATAOPS_DEBUG"
+QUIET = {"loggers": {"console": {"config": {
+    "log_level": "DEBUG" if os.environ.get(DEBUG_ENV) else "CRITICAL"}}}}
 CURATED_PREFIXES = ("curated", "audit", "entities")  # marts, candidates, scorecard, entities
 TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host"
 
