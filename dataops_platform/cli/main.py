@@ -165,8 +165,19 @@ def _run(settings: Settings) -> None:
         click.echo(f"lake-only {name}: {len(result.processed.get(name, []))} file(s) kept in "
                    f"the lake and catalogued in lake.{name}")
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
+    _alert(settings, platform, instance)
     if not result.ok:
         sys.exit(1)
+
+
+def _alert(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> None:
+    """The same alerts the UI's sensor sends (same channels, cursor and de-duplication)."""
+    from dataops_platform.automation.alerts import alertable_check_keys, process_alerts
+
+    sent = process_alerts(instance, alertable_check_keys(platform.definitions),
+                          settings.alerts_log, lambda m: click.secho(m, fg="yellow", err=True))
+    if sent:
+        click.echo(f"alerts: {len(sent)} new (in {settings.alerts_log})")
 
 
 def _report(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
