@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dataops_platform.cli.entity_commands import review
+from dataops_platform.cli.files_commands import files
 from dataops_platform.contracts import ContractError, load_contracts
 from dataops_platform.contracts.loader import contract_files, parse_contract, reference_problems
 from dataops_platform.resolve.loader import entity_files, load_entity_specs
@@ -166,8 +167,19 @@ def _run(settings: Settings) -> None:
                    f"the lake and catalogued in lake.{name}")
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
     _alert(settings, platform, instance)
-    if not result.ok:
+    pending = _pending_failed(instance, platform)
+    if not result.ok or pending:
         sys.exit(1)
+
+
+def _pending_failed(instance: dg.DagsterInstance, platform: Platform) -> list:
+    """Failed deliveries still waiting (retried on every run), each with how to retire it."""
+    from dataops_platform.automation.retire import pending_failed, render_pending
+
+    pending = pending_failed(instance, platform.datasets)
+    for line in render_pending(pending):
+        click.secho(line, fg="yellow")
+    return pending
 
 
 def _alert(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> None:
@@ -232,10 +244,11 @@ def check(home: str | None) -> None:
     platform = build_platform(settings, contracts)
     outcomes = run_gate(settings, platform, instance)
     click.echo(render_gate(outcomes))
+    pending = _pending_failed(instance, platform)
     if not outcomes:
         _fail("Nothing to check yet: no file has been processed in this home (`dataops run`).")
     click.echo(f"quality report: {_report(settings, platform, instance, gate=outcomes)}")
-    if any(not o.passed and o.severity == "ERROR" for o in outcomes):
+    if pending or any(not o.passed and o.severity == "ERROR" for o in outcomes):
         sys.exit(1)
 
 
@@ -498,6 +511,7 @@ def generate(rows: int, seed: int, days: int, out: str | None) -> None:
 
 
 cli.add_command(review)
+cli.add_command(files)
 
 if __name__ == "__main__":
     cli()
