@@ -168,10 +168,12 @@ def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
             partition=evaluation.partition, passed=evaluation.passed,
             severity=evaluation.severity.value, metadata=dict(evaluation.metadata)))
     if not result.success:
+        partition = result.dagster_run.tags.get("dagster/partition")
+        where = f" [{partition}]" if partition else ""  # the file, by its partition key
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:
                 error = event.event_specific_data.error  # type: ignore[union-attr]
-                into.failures.append(f"{event.step_key}: {human_message(error)}")
+                into.failures.append(f"{event.step_key}{where}: {human_message(error)}")
 
 
 def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> PassResult:

@@ -15,6 +15,7 @@ from pathlib import Path
 from dataops_platform.contracts.model import Contract
 
 HASH_CHARS = 12
+MAX_SLUG = 120  # + '-<hash8>@<hash12>': a key stays far below the 255-byte name limit
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
 
@@ -36,6 +37,8 @@ def slug(name: str) -> str:
     share a key (and can never replace each other's rows).
     """
     safe = _UNSAFE.sub("_", name.replace("/", "__")).strip("_") or "file"
+    if len(safe) > MAX_SLUG:  # the key names a lake folder: file systems cap names at 255
+        safe = safe[:MAX_SLUG].rstrip("_.-") or "file"
     if safe != name:
         safe = f"{safe}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
     return safe
@@ -85,7 +88,12 @@ def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
     """Stat the files matching the contract's landing glob; never opens a file."""
     found: list[LandedFile] = []
     base = landing_root / landing_base(contract.landing_glob)
+    inside = landing_root.resolve()
     for path in sorted(landing_root.glob(contract.landing_glob)):
+        # never followed: a symlink (checked before anything follows it) or a path that
+        # resolves outside the landing folder is not a delivery (see ignored())
+        if path.is_symlink() or not path.resolve().is_relative_to(inside):
+            continue
         if not path.is_file() or path.name.startswith("."):
             continue  # editors and uploaders use dot-files while writing
         stat = path.stat()

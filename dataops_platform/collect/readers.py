@@ -33,6 +33,11 @@ _NATIVE_ENCODINGS = {
 
 
 DELIVERED_COLUMNS = "_delivered_columns"  # which columns this very file had, for cleaning
+# Names the platform gives its own columns (and DuckDB its row ids): a delivered column so
+# named would override lineage or break the row numbering, so such a file is rejected.
+RESERVED_COLUMNS = frozenset({"_partition", "_source_file", "_content_hash", "_row_number",
+                              "_ingested_at", "_run_id", DELIVERED_COLUMNS, "_warnings",
+                              "_violations", "rowid"})
 
 
 class ReadError(Exception):
@@ -108,8 +113,8 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
             raise ValueError(f"the header is not valid {encoding}: {exc.reason}") from None
         except csv.Error as exc:
             raise ValueError(f"the header cannot be parsed: {exc}") from None
-    if first is None or first == []:
-        return None
+    if first is None or first == [] or first == ["\ufeff"]:
+        return None  # empty, or nothing but a byte-order mark
     if not options.header:
         return [f"column{i}" for i in range(1, len(first) + 1)]
     names = [name.strip() for name in first]
@@ -122,6 +127,13 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
     dupes = sorted({n for n in names if n in seen or seen.add(n)})
     if dupes:
         raise ValueError(f"header names {dupes} appear more than once")
+    folded: dict[str, list[str]] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), []).append(name)
+    clashes = [group for group in folded.values() if len(group) > 1]
+    if clashes:  # DuckDB (and SQL) names are case-insensitive
+        raise ValueError(f"header names {clashes[0]} differ only in case; column names must "
+                         "be distinct regardless of case")
     return names
 
 
@@ -141,6 +153,9 @@ def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, l
         "auto_detect=false",
         "hive_partitioning=false",
         f"columns={columns}",
+        # DuckDB silently drops a line longer than max_line_size (2 MB by default): no
+        # line of the file can be longer than the file
+        f"max_line_size={max(2_097_152, path.stat().st_size + 1)}",
         f"encoding={literal(encoding if encoding in _NATIVE_ENCODINGS[FileFormat.csv] else 'utf-8')}",
     ]
     return f"read_csv({', '.join(args)})", header
@@ -161,6 +176,13 @@ def _json_relation(conn: duckdb.DuckDBPyConnection, path: Path,
             group by k order by min([o, i])"""
     ).fetchall()]
     if not keys:
+        records = conn.execute(f"select count(*) from read_json_objects({literal(str(path))}, "
+                               f"format={literal(layout)})").fetchall()[0][0]
+        if records:  # e.g. [1, 2, 3] or [{}, {}]: rows that would silently vanish
+            raise ValueError(f"{records} record(s), but none is an object with at least one "
+                             "field (expected " + ("one JSON object per line" if fmt is
+                                                   FileFormat.ndjson else
+                                                   "a JSON array of objects") + ")")
         return "", []
     columns = "{" + ", ".join(f"{literal(k)}: 'VARCHAR'" for k in keys) + "}"
     return (f"read_json({literal(str(path))}, format={literal(layout)}, columns={columns}, "
@@ -208,6 +230,11 @@ def stage_file(
                 relation, columns = _parquet_relation(conn, readable)
             else:
                 relation, columns = _json_relation(conn, readable, fmt)
+            reserved = [c for c in columns if c.casefold() in RESERVED_COLUMNS]
+            if reserved:
+                raise ValueError(
+                    f"column(s) {reserved} use names reserved for the platform's lineage "
+                    f"columns ({', '.join(sorted(RESERVED_COLUMNS))}); rename them in the file")
             delivered = literal(json.dumps(columns))  # a constant: free, unlike a list per row
             lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
                                     {**lineage, DELIVERED_COLUMNS: delivered}.items())
@@ -235,7 +262,30 @@ def stage_file(
     except ValueError as exc:
         raise ReadError(path, contract, str(exc)) from None
     except duckdb.Error as exc:
-        raise ReadError(path, contract, _duckdb_detail(exc)) from None
+        detail = _duckdb_detail(exc)
+        if fmt is FileFormat.ndjson:
+            detail = _first_bad_json_line(path) or detail
+        raise ReadError(path, contract, detail) from None
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """DuckDB may name the line after a broken one: find the first that is no JSON object."""
+    try:
+        with path.open("r", encoding="utf-8", errors="strict") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+                if not isinstance(value, dict):
+                    return f"line {number} is not a JSON object (a {type(value).__name__})"
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start} is not valid utf-8 ({exc.reason})"
+    except OSError:
+        return None
+    return None
 
 
 def numbered(staged_table: str) -> str:
