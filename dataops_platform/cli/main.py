@@ -168,8 +168,24 @@ def _run(settings: Settings) -> None:
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
     _alert(settings, platform, instance)
     pending = _pending_failed(instance, platform)
-    if not result.ok or pending:
+    _report_ignored(settings, platform)
+    if not result.ok or pending or _unbalanced(settings, platform):
         sys.exit(1)
+
+
+def _report_ignored(settings: Settings, platform: Platform) -> None:
+    from dataops_platform.collect.landing import ignored
+
+    for dataset in [*platform.datasets, *platform.lake_datasets]:
+        for relative, reason in ignored(settings.landing_dir, dataset.contract):
+            click.secho(f"IGNORED {relative}: {reason}", fg="yellow")
+
+
+def _unbalanced(settings: Settings, platform: Platform) -> list[str]:
+    """Datasets whose ledger does not balance (the summary says ROWS UNACCOUNTED FOR)."""
+    from dataops_platform.cli.summary import unbalanced
+
+    return unbalanced(settings, platform.datasets)
 
 
 def _pending_failed(instance: dg.DagsterInstance, platform: Platform) -> list:

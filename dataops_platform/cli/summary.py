@@ -115,6 +115,19 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     return "\n".join(out)
 
 
+def unbalanced(settings: Settings, datasets: Sequence[DatasetAssets]) -> list[str]:
+    """Datasets where raw != cleaned + quarantined + duplicates (any file)."""
+    if not settings.warehouse_path.exists():
+        return []
+    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    try:
+        totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
+    finally:
+        conn.close()
+    return [name for name, t in totals.items()
+            if t["raw"] != t["cleaned"] + t["quarantined"] + t["duplicates"]]
+
+
 def _rule_violations(checks: Sequence[CheckOutcome]) -> list[str]:
     """One line per dataset naming the columns whose rules caught rows (and in how many files)."""
     files: dict[str, dict[str, int]] = {}

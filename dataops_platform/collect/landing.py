@@ -102,6 +102,27 @@ def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
     return found
 
 
+def ignored(landing_root: Path, contract: Contract) -> list[tuple[str, str]]:
+    """Paths matching the contract's glob that ``scan`` does not take, with the reason — so
+    nothing is skipped without a word."""
+    found = []
+    inside = landing_root.resolve()
+    for path in sorted(landing_root.glob(contract.landing_glob)):
+        relative = path.relative_to(landing_root).as_posix()
+        if path.is_symlink():
+            found.append((relative, "a symbolic link (never followed)"))
+        elif not path.resolve().is_relative_to(inside):
+            found.append((relative, "outside the landing folder"))
+        elif path.is_dir():
+            found.append((relative, "a folder, not a file"))
+        elif path.name.startswith("."):
+            found.append((relative, "a hidden file (a name starting with '.' is taken for one "
+                                    "still being written; rename it to deliver it)"))
+        elif not path.is_file():
+            found.append((relative, "not a regular file"))
+    return found
+
+
 class LandedFileNotFound(Exception):
     """The file behind a partition is gone or has changed since it was registered."""
 

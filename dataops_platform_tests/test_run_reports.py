@@ -1,0 +1,41 @@
+"""`dataops run` says what it skipped and fails on an unbalanced ledger."""
+
+import os
+
+import duckdb
+from click.testing import CliRunner
+
+from dataops_platform.cli.main import cli
+from dataops_platform_tests.hostile_helpers import THINGS, only_contracts
+
+HEADER = "id,label,price\n"
+
+
+def test_skipped_paths_are_named_never_silent_and_symlinks_are_not_followed(
+        settings, land, tmp_path):
+    only_contracts(settings.contracts_dir, THINGS)
+    land("things/good.csv", HEADER + "1,a,1\n")
+    land("things/.draft.csv", HEADER + "2,b,2\n")
+    (settings.landing_dir / "things" / "folder.csv").mkdir()
+    secret = tmp_path / "secret.csv"
+    secret.write_text(HEADER + "3,TOP-SECRET,3\n")
+    os.symlink(secret, settings.landing_dir / "things" / "link.csv")
+    out = CliRunner().invoke(cli, ["run"])
+    assert out.exit_code == 0, out.output
+    lines = [x for x in out.output.splitlines() if x.startswith("IGNORED")]
+    assert lines == ["IGNORED things/.draft.csv: a hidden file (a name starting with '.' is taken "
+                     "for one still being written; rename it to deliver it)",
+                     "IGNORED things/folder.csv: a folder, not a file",
+                     "IGNORED things/link.csv: a symbolic link (never followed)"]
+    assert "TOP-SECRET" not in out.output
+
+
+def test_run_exits_1_when_rows_are_unaccounted_for(settings, land):
+    only_contracts(settings.contracts_dir, THINGS)
+    land("things/good.csv", HEADER + "1,a,1\nx,b,2\n")
+    assert CliRunner().invoke(cli, ["run"]).exit_code == 0
+    conn = duckdb.connect(str(settings.warehouse_path))
+    conn.execute("delete from quarantine.things")  # behind the platform's back
+    conn.close()
+    out = CliRunner().invoke(cli, ["run"])
+    assert out.exit_code == 1 and "ROWS UNACCOUNTED FOR in: things" in out.output
