@@ -51,7 +51,8 @@ class Alert:
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def send(self, alert: Alert) -> None: ...
 
@@ -138,7 +139,7 @@ def run_alert(instance: dg.DagsterInstance, record: object) -> Alert:
     event = record.event_log_entry  # type: ignore[attr-defined]
     reasons = []
     for step in instance.all_logs(event.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        error = step.dagster_event.event_specific_data.error if step.dagster_event else None
+        error = step.dagster_event.step_failure_data.error if step.dagster_event else None
         reasons.append(f"{step.step_key}: {human_message(error)}")
     summary = (event.dagster_event.message or "") if event.dagster_event else ""
     return Alert("run", "ERROR", f"run {event.run_id[:8]} of {event.job_name} failed",

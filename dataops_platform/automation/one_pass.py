@@ -23,8 +23,14 @@ from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Def
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import evaluate_landing
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
-from dataops_platform.collect.landing import landing_base, slug, split_partition_key
-from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
+from dataops_platform.collect.landing import (
+    landing_base,
+    partitions_def_name,
+    slug,
+    split_partition_key,
+)
+from dataops_platform.collect.landing_dataset import LandingDataset
+from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import PACKAGE_DIR, Settings
@@ -89,11 +95,11 @@ class PassResult:
         return not self.failures and not self.failed_error_checks
 
 
-def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAssets],
+def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingDataset],
                     landing_root: Path) -> dict[str, list]:
     """Register new/changed files as partitions, exactly as the sensor would."""
     known = {d.contract.name: DatasetCursor.from_partition_keys(
-        instance.get_dynamic_partitions(d.partitions.name)) for d in datasets}
+        instance.get_dynamic_partitions(partitions_def_name(d.contract))) for d in datasets}
     # First look records sizes and mtimes; the second, a moment later, decides.
     _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
                                       now_ns=0)
@@ -154,10 +160,11 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return reaped
 
 
-def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
+def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]:
     """Partitions whose cleaned table has not been materialized yet (new or failed)."""
     done = instance.get_materialized_partitions(dataset.cleaned.key)
-    return [k for k in instance.get_dynamic_partitions(dataset.partitions.name) if k not in done]
+    return [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
+            if k not in done]
 
 
 def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
@@ -181,7 +188,7 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
-    every = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
+    every: list[LandingDataset] = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
     outcome.decisions = register_landed(instance, every, settings.landing_dir)
     for dataset in every:
         job = defs.resolve_job_def(dataset.process_job.name)

@@ -175,8 +175,10 @@ def _run(settings: Settings) -> None:
 
 def _report_ignored(settings: Settings, platform: Platform) -> None:
     from dataops_platform.collect.landing import ignored
+    from dataops_platform.collect.landing_dataset import LandingDataset
 
-    for dataset in [*platform.datasets, *platform.lake_datasets]:
+    every: list[LandingDataset] = [*platform.datasets, *platform.lake_datasets]
+    for dataset in every:
         for relative, reason in ignored(settings.landing_dir, dataset.contract):
             click.secho(f"IGNORED {relative}: {reason}", fg="yellow")
 

@@ -17,7 +17,7 @@ from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
@@ -99,9 +99,9 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     for check in result.checks:
         if not check.passed and check.asset.startswith("audit/"):
             audits.setdefault(check.asset.removeprefix("audit/"), []).append(check.check)
-    for mart, failed in audits.items():
+    for mart, failed_checks in audits.items():
         out.append(f"HELD  {mart} not published: its candidate audit/{mart} failed "
-                   + ", ".join(failed) + f"; the published table is unchanged (inspect the "
+                   + ", ".join(failed_checks) + f"; the published table is unchanged (inspect the "
                    f"candidate as audit.{mart})")
     for mart, blocking in result.held.items():
         out.append(f"HELD  {mart} not rebuilt: a blocking check failed upstream ("

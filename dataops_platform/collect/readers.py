@@ -123,8 +123,7 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
     blank = [i + 1 for i, n in enumerate(names) if not n]
     if blank:
         raise ValueError(f"header column(s) {blank} have no name")
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})
+    dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"header names {dupes} appear more than once")
     folded: dict[str, list[str]] = {}
@@ -277,7 +276,7 @@ def _first_bad_json_line(path: Path) -> str | None:
                     continue
                 try:
                     value = json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
                 if not isinstance(value, dict):
                     return f"line {number} is not a JSON object (a {type(value).__name__})"

@@ -49,9 +49,9 @@ class Severity(str, Enum):
 class Standardization(str, Enum):
     trim = "trim"
     collapse_whitespace = "collapse_whitespace"
-    lower = "lower"
-    upper = "upper"
-    title = "title"
+    lower = "lower"  # type: ignore[assignment]  # shadows str.lower (an enum member)
+    upper = "upper"  # type: ignore[assignment]  # shadows str.upper (an enum member)
+    title = "title"  # type: ignore[assignment]  # shadows str.title (an enum member)
 
 
 class Rule(str, Enum):
@@ -332,8 +332,8 @@ class WriteMode(str, Enum):
     """How each cleaned file is applied to the dataset's ``current`` table."""
 
     append = "append"        # keep every file's rows (re-running a file replaces its own rows)
-    replace = "replace"      # the table is the newest file's rows (a full snapshot)
-    partition = "partition"  # a file replaces the rows sharing its ``partition_by`` values
+    replace = "replace"  # type: ignore[assignment]  # the newest file's rows (a snapshot)
+    partition = "partition"  # type: ignore[assignment]  # a file replaces its partition_by rows
     merge = "merge"          # one row per key: the latest version by ``order_by`` wins
     history = "history"      # SCD type 2: every version of a key, valid_from/valid_to/is_current
 

@@ -19,6 +19,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -257,9 +258,10 @@ def check_reconciliation(conn: duckdb.DuckDBPyConnection, contract: Contract,
     for name in contract.reconcile:
         column = contract.column(name)
         totals = _totals(conn, contract, column, where)
-        zero = 0.0 if column.type is ColumnType.float else 0
+        zero: Any = 0.0 if column.type is ColumnType.float else 0
         raw_total = totals["raw"] if totals["raw"] is not None else zero
-        accounted = sum((v for k, v in totals.items() if k != "raw" and v is not None), zero)
+        accounted: Any = sum((v for k, v in totals.items()  # type: ignore[misc]
+                              if k != "raw" and v is not None), zero)
         for place, value in totals.items():
             metadata[f"{name}/{place}"] = str(value if value is not None else zero)
         metadata[f"{name}/difference"] = str(raw_total - accounted)  # type: ignore[operator]

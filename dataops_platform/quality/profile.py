@@ -26,7 +26,7 @@ def _shape(column: str) -> str:
 
 def _number(value: object) -> float | None:
     try:
-        return round(float(value), 4) if value is not None else None
+        return round(float(value), 4) if value is not None else None  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
 

@@ -153,8 +153,8 @@ class TransactionalDuckDbClient(DuckDbClient):
     @contextmanager
     def connect(context: dg.OutputContext | dg.InputContext,
                 _table_slice: TableSlice) -> Iterator[duckdb.DuckDBPyConnection]:
-        config = context.resource_config
-        conn = connect(config["database"], timeout_s=config.get("lock_timeout_s", 120.0),
+        config: dict = dict(context.resource_config or {})
+        conn = connect(str(config["database"]), timeout_s=float(config.get("lock_timeout_s", 120.0)),
                        config=dict(config.get("connection_config") or {}))
         try:
             with transaction(conn):
@@ -225,14 +225,15 @@ class TableRefHandler(DbTypeHandler[TableRef]):
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice,
                    connection: duckdb.DuckDBPyConnection) -> TableRef:
-        if table_slice.partition_dimensions and not context.asset_partition_keys:
+        dimensions = table_slice.partition_dimensions or []
+        if dimensions and not context.asset_partition_keys:
             return TableRef(table_slice.schema, table_slice.table, "false")
-        if any(isinstance(d.partitions, dg.TimeWindow) for d in table_slice.partition_dimensions):
+        if any(isinstance(d.partitions, dg.TimeWindow) for d in dimensions):
             raise dg.Failure("TableRef inputs support file partitions only, not time windows.")
         try:
             where = " and ".join(
                 f"({partition_literal_filter(d.partition_expr, list(d.partitions))})"
-                for d in table_slice.partition_dimensions) or "true"
+                for d in dimensions) or "true"
         except UnsafePartitionKey as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         return TableRef(table_slice.schema, table_slice.table, where)
