@@ -1,6 +1,7 @@
 """Alerts exactly once and at least once: planned checks, long backlogs, a webhook that is
 down for two ticks, and the CLI path sharing the sensor's cursor and de-duplication."""
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -33,7 +34,7 @@ def pauses(monkeypatch):
 @pytest.fixture
 def hook(monkeypatch):
     """A local loopback webhook that can be switched down (HTTP 503) and up."""
-    state = {"down": False, "received": [], "refused": 0}
+    state = {"down": False, "received": [], "refused": 0, "auth": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -44,6 +45,7 @@ def hook(monkeypatch):
                 self.end_headers()
                 return
             state["received"].append(body["text"])
+            state["auth"].append(self.headers.get("Authorization"))
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")
@@ -55,6 +57,7 @@ def hook(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{server.server_port}/hook")
+    state["url"] = f"http://127.0.0.1:{server.server_port}/hook"
     yield state
     server.shutdown()
     server.server_close()
@@ -156,3 +159,13 @@ def test_the_cli_path_alerts_with_the_sensors_cursor(settings, land, hook, pause
     context = dg.build_sensor_context(instance=instance, definitions=platform.definitions)
     platform.definitions.resolve_sensor_def(ALERT_SENSOR)(context)  # the UI's sensor: nothing new
     assert len(_logged(settings.alerts_log)) == 1 and len(hook["received"]) == 1
+
+
+def test_a_webhook_url_with_credentials_delivers_with_basic_auth(tmp_path, hook, pauses,
+                                                                 monkeypatch):
+    monkeypatch.setenv(WEBHOOK_ENV, hook["url"].replace("http://", "http://bot:s%40cret@"))
+    instance = dg.DagsterInstance.ephemeral()
+    _fail_check(instance, 1)
+    process_alerts(instance, [CHECK], tmp_path / "alerts.jsonl")
+    assert len(hook["received"]) == 1
+    assert hook["auth"] == ["Basic " + base64.b64encode(b"bot:s@cret").decode()]

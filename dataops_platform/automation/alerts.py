@@ -12,9 +12,11 @@ alert kept for the next tick, and delivered alert ids are remembered so a re-rea
 is not sent twice (``alert_outbox.py``).
 """
 
+import base64
 import json
 import os
 import re
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -80,10 +82,26 @@ class Webhook:
 
     def send(self, alert: Alert) -> None:
         body = json.dumps({"text": alert.text}).encode("utf-8")
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        url, headers = _without_credentials(self.url)
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json", **headers})
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             response.read()
+
+
+def _without_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``https://user:pass@host/x`` -> the URL without them plus a Basic auth header (urllib
+    does not send credentials written into the URL)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
+            {"Authorization": f"Basic {token}"})
 
 
 def channels(alerts_log: Path) -> list[Channel]:
