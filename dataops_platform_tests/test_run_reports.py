@@ -39,3 +39,16 @@ def test_run_exits_1_when_rows_are_unaccounted_for(settings, land):
     conn.close()
     out = CliRunner().invoke(cli, ["run"])
     assert out.exit_code == 1 and "ROWS UNACCOUNTED FOR in: things" in out.output
+
+
+def test_earlier_content_delivered_again_under_the_same_name_is_loaded_again(settings, land, query):
+    only_contracts(settings.contracts_dir, THINGS)
+    a, b = HEADER + "1,first,1\n", HEADER + "1,second,2\n"
+    for content, expected in ((a, "first"), (b, "second"), (a, "first")):  # A -> B -> A
+        path = land("things/t.csv", content)
+        os.utime(path, (path.stat().st_mtime + len(expected),) * 2)  # a new delivery: new mtime
+        out = CliRunner().invoke(cli, ["run"])
+        assert out.exit_code == 0, out.output
+        assert "nothing new landed" not in out.output
+        assert query("select label from cleaned.things") == [(expected,)]
+        assert query("select count(*) from raw.things") == [(1,)]

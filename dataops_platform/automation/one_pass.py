@@ -193,6 +193,11 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     for dataset in every:
         job = defs.resolve_job_def(dataset.process_job.name)
         pending = _pending(instance, dataset)
+        # content delivered again after other content replaced it (A -> B -> A) has a key
+        # that was materialized before: it is pending again, or the tables would keep B
+        again = [d.partition_key for d in outcome.decisions.get(dataset.contract.name, [])
+                 if d.action is Action.ingest and d.partition_key and d.partition_key not in pending]
+        pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
             result = job.execute_in_process(instance=instance, partition_key=key,
