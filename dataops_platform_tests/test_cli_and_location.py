@@ -101,9 +101,9 @@ def test_demo_accounts_for_every_row_and_run_is_idempotent(settings, tmp_path):
     # dataset, files, new, re-delivered, rows in, cleaned, quarantined, duplicates, checks
     assert orders[1:4] == ["3", "3", "1"]
     assert int(orders[4]) == int(orders[5]) + int(orders[6]) + int(orders[7]) == 2000
-    # 7 file checks + the schema-change check per file; the demo's unknown customers/products
-    # fail `references` (warn) per file
-    assert orders[8] == "21/24"
+    # 8 file checks (incl. columns_present) + the schema-change check per file; the demo's
+    # unknown customers/products fail `references` (warn) per file
+    assert orders[8] == "24/27"
     assert "ERROR" not in demo.output
     assert demo.output.count("WARN  check failed: cleaned/orders references") == 3
 
