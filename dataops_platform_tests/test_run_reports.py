@@ -52,3 +52,18 @@ def test_earlier_content_delivered_again_under_the_same_name_is_loaded_again(set
         assert "nothing new landed" not in out.output
         assert query("select label from cleaned.things") == [(expected,)]
         assert query("select count(*) from raw.things") == [(1,)]
+
+
+def test_dataops_run_gives_a_fresh_file_its_settle_time(settings, land, monkeypatch):
+    from dataops_platform.automation import one_pass
+    from dataops_platform.factory import build_platform
+
+    only_contracts(settings.contracts_dir, THINGS)
+    path = land("things/t.csv", HEADER + "1,a,1\n")
+    datasets = build_platform(settings).datasets
+    monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "10")
+    mtime = path.stat().st_mtime_ns
+    assert one_pass.settle_wait_s(datasets, settings.landing_dir, now_ns=mtime + 4 * 10**9) == 6.0
+    assert one_pass.settle_wait_s(datasets, settings.landing_dir, now_ns=mtime + 60 * 10**9) == 0.0
+    monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "0")
+    assert one_pass.settle_wait_s(datasets, settings.landing_dir, now_ns=mtime) == 0.0

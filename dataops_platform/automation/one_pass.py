@@ -21,11 +21,12 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
 
 from dataops_platform.automation.alerts import human_message
-from dataops_platform.automation.sensors import evaluate_landing
+from dataops_platform.automation.sensors import evaluate_landing, settle_ns
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
 from dataops_platform.collect.landing import (
     landing_base,
     partitions_def_name,
+    scan,
     slug,
     split_partition_key,
 )
@@ -100,6 +101,9 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingData
     """Register new/changed files as partitions, exactly as the sensor would."""
     known = {d.contract.name: DatasetCursor.from_partition_keys(
         instance.get_dynamic_partitions(partitions_def_name(d.contract))) for d in datasets}
+    wait_s = settle_wait_s(datasets, landing_root)
+    if wait_s > 0:  # the settle setting applies here too: a fresh file gets its settle time
+        time.sleep(wait_s)
     # First look records sizes and mtimes; the second, a moment later, decides.
     _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
                                       now_ns=0)
@@ -124,6 +128,19 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingData
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
     return decisions
+
+
+def settle_wait_s(datasets: Sequence[LandingDataset], landing_root: Path,
+                  now_ns: int | None = None) -> float:
+    """Seconds until the youngest landed file is as old as the settle time (0 if none is
+    younger): then a writer that paused is not taken for a finished file."""
+    settle = settle_ns()
+    now = time.time_ns() if now_ns is None else now_ns
+    youngest = max((f.mtime_ns for d in datasets for f in scan(landing_root, d.contract)),
+                   default=None)
+    if youngest is None or settle <= 0:
+        return 0.0
+    return max(0.0, min(settle, settle - (now - youngest)) / 1e9)
 
 
 def cli_tags() -> dict[str, str]:
