@@ -67,3 +67,13 @@ def test_dataops_run_gives_a_fresh_file_its_settle_time(settings, land, monkeypa
     assert one_pass.settle_wait_s(datasets, settings.landing_dir, now_ns=mtime + 60 * 10**9) == 0.0
     monkeypatch.setenv("DATAOPS_SETTLE_SECONDS", "0")
     assert one_pass.settle_wait_s(datasets, settings.landing_dir, now_ns=mtime) == 0.0
+
+
+def test_a_value_that_does_not_fit_its_type_exactly_is_a_type_violation(settings, land, query):
+    only_contracts(settings.contracts_dir, THINGS)  # id integer, price decimal(12,2)
+    land("things/t.csv", HEADER + "1,a,1.5\n2.7,b,1\n3,c,1.23456\n4,d,2.0\n5.0,e,1e2\n")
+    assert CliRunner().invoke(cli, ["run"]).exit_code == 0
+    assert query("select id, cast(price as varchar) from cleaned.things order by id") == [
+        (1, "1.50"), (4, "2.00"), (5, "100.00")]
+    assert query('select "column", rule, value from quarantine.things order by _row_number') == [
+        ("id", "type", "2.7"), ("price", "type", "1.23456")]
