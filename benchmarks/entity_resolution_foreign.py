@@ -132,10 +132,11 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
     import duckdb
 
     frames = load(name)
-    home, contracts = workdir / "home", workdir / "contracts"
-    (contracts / "entities").mkdir(parents=True)
+    from dataops_platform.cli.project_commands import write_declared_project
+    from dataops_platform.project.validate import load_entities
+
+    home, project = workdir / "home", workdir / "project"
     for dataset, frame in frames.items():
-        (contracts / f"{dataset}.yaml").write_text(dataset_contract(dataset))
         folder = home / "landing" / dataset
         folder.mkdir(parents=True)
         path = folder / f"{dataset}.csv"
@@ -144,9 +145,10 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
         os.utime(path, (old, old))
     dedup = ", deduplicated: true" if len(frames) > 1 else ""
     sources = "".join(f"  - {{dataset: {d}, id: rec_id{dedup}}}\n" for d in frames)
-    (contracts / "entities" / "person.yaml").write_text(
-        f"name: person\nsources:\n{sources}" + CONFIG.replace("{weights}", weights))
-    env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_CONTRACTS": str(contracts),
+    write_declared_project(
+        project, {d: dataset_contract(d) for d in frames},
+        {"person": f"name: person\nsources:\n{sources}" + CONFIG.replace("{weights}", weights)})
+    env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_PROJECT": str(project),
            "DAGSTER_HOME": str(home / "dagster"), "DATAOPS_SETTLE_SECONDS": "0"}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     dataops = str(Path(sys.executable).with_name("dataops"))
@@ -166,10 +168,9 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
                          "limit 1").fetchone()
     # the matching engine alone, on the records the resolution used
     from dataops_platform.resolve.engine import score_pairs_with_model
-    from dataops_platform.resolve.loader import load_entity_specs
 
     conn.execute("create temp table recs as select * from entity.person__records")
-    spec = next(iter(load_entity_specs(contracts, _contracts(contracts))))
+    (spec,) = load_entities(project)
     t = time.perf_counter()
     candidates, _ = score_pairs_with_model(conn, spec, "recs", "_bench_pairs")
     engine = time.perf_counter() - t
@@ -191,12 +192,6 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
         "learned": json.loads(model[0])["learned"] if model else None,
     }
     return result
-
-
-def _contracts(folder: Path) -> list:
-    from dataops_platform.contracts.loader import load_contracts
-
-    return load_contracts(folder)
 
 
 def main() -> None:

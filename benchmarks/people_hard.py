@@ -1,6 +1,6 @@
 """A harder labelled person generator, in FEBRL's column layout, for entity-resolution benchmarks.
 
-Why another generator: ``dataops_platform.demo.people`` is the data the fixed weights were set
+Why another generator: ``dataops_platform.samples.people`` is the data the fixed weights were set
 on, and FEBRL is one public set; a matcher tuned on either can still fail on data shaped
 differently. This one draws people from other name and place pools and corrupts duplicates
 the way real registrations do:

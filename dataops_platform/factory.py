@@ -145,6 +145,9 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
             settings.alerts_log), build_report_sensor(settings.reports_dir)]
         + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),
+        # every run's steps in one process: a fresh process per step (the multiprocess default)
+        # paid ~5 s of imports each, so a one-row file took over a minute in the daemon path
+        executor=dg.in_process_executor,
     )
     return Platform(definitions, datasets, lake_sets, entities, marts)
 

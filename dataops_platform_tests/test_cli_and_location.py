@@ -103,9 +103,9 @@ def test_demo_accounts_for_every_row_and_run_is_idempotent(settings, tmp_path):
     # dataset, files, new, re-delivered, rows in, cleaned, quarantined, duplicates, checks
     assert orders[1:4] == ["3", "3", "1"]
     assert int(orders[4]) == int(orders[5]) + int(orders[6]) + int(orders[7]) == 2000
-    # 7 file checks + the schema-change check per file; the demo's unknown customers/products
-    # fail `references` (warn) per file
-    assert orders[8] == "21/24"
+    # 8 file checks (incl. columns_present) + the schema-change check per file; the demo's
+    # unknown customers/products fail `references` (warn) per file
+    assert orders[8] == "24/27"
     assert "ERROR" not in demo.output
     assert demo.output.count("WARN  check failed: cleaned/orders references") == 3
 
@@ -138,8 +138,9 @@ def test_check_gates_on_the_warehouse_as_it_is_now(settings, land_samples, query
     assert ok.exit_code == 0, ok.output
     assert "gate: passed" in ok.output
     assert [line.split()[1:6] for line in ok.output.splitlines() if line.startswith("cleaned/orders")] \
-        == [["3", "45", "26", "0", "19"]]  # files, checks, passed, failed error, failed warn
-    # (7 file checks + 8 column rule checks per file; references and rules_* warn on the dirt)
+        == [["3", "48", "29", "0", "19"]]  # files, checks, passed, failed error, failed warn
+    # (8 file checks incl. columns_present + 8 column rule checks per file; references and
+    # rules_* warn on the dirt)
 
     # someone deletes quarantined rows behind the platform's back: the ledger no longer balances
     (key,) = query("select distinct _partition from quarantine.orders order by 1 limit 1")[0]

@@ -30,8 +30,9 @@ def describe(defs: dg.Definitions) -> str:
         lines.append(f"{key.to_user_string()} | {node.group_name} | {','.join(sorted(node.kinds))} | "
                      f"{'partitioned' if node.is_partitioned else '-'} | {','.join(checks) or '-'}")
     repo = defs.get_repository_def()
-    lines.append("# jobs")
-    lines += sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__"))
+    lines.append("# jobs (executor)")
+    lines += sorted(f"{j.name} ({j.executor_def.name})" for j in repo.get_all_jobs()
+                    if not j.name.startswith("__"))
     lines.append("# sensors")
     lines += sorted(f"{s.name} ({s.default_status.value})" for s in repo.sensor_defs)
     lines.append("# schedules")

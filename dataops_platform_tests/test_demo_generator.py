@@ -20,8 +20,7 @@ import pytest
 
 from dataops_platform.contracts.model import Column, Contract
 from dataops_platform.samples.generator import GeneratedFiles, generate, write_orders_csv
-from dataops_platform_tests.project_files import SAMPLE_DATA as DEMO_SAMPLE_DATA_DIR
-from dataops_platform_tests.project_files import example_contract
+from dataops_platform_tests.project_files import SAMPLE_DATA, example_contract
 
 DIRT_KEYS = {
     "customers": [
@@ -358,14 +357,14 @@ def test_bundled_sample_data_is_the_default_generator_output(
     generated: tuple[Path, GeneratedFiles],
 ) -> None:
     out, result = generated
-    shipped = sorted(p.relative_to(DEMO_SAMPLE_DATA_DIR) for p in DEMO_SAMPLE_DATA_DIR.rglob("*.*"))
+    shipped = sorted(p.relative_to(SAMPLE_DATA) for p in SAMPLE_DATA.rglob("*.*"))
     assert shipped == sorted(p.relative_to(out) for p in result.files)
-    assert sum((DEMO_SAMPLE_DATA_DIR / p).stat().st_size for p in shipped) < 1_000_000
+    assert sum((SAMPLE_DATA / p).stat().st_size for p in shipped) < 1_000_000
     for name in shipped:
         if name.suffix == ".parquet":  # compare content: the footer names the pyarrow version
-            assert pq.read_table(DEMO_SAMPLE_DATA_DIR / name).equals(pq.read_table(out / name))
+            assert pq.read_table(SAMPLE_DATA / name).equals(pq.read_table(out / name))
         else:
-            assert (DEMO_SAMPLE_DATA_DIR / name).read_bytes() == (out / name).read_bytes(), name
+            assert (SAMPLE_DATA / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_default_sizes(generated: tuple[Path, GeneratedFiles]) -> None:

@@ -14,7 +14,7 @@ from dataops_platform.cli.main import cli
 from dataops_platform.collect import lake
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_platform
-from dataops_platform_tests.project_files import SAMPLE_DATA as DEMO_SAMPLE_DATA_DIR
+from dataops_platform_tests.project_files import SAMPLE_DATA as SAMPLE_DATA
 from dataops_platform_tests.project_files import contracts_dir
 from dataops_platform_tests.wap_helpers import known_customer_orders
 
@@ -76,7 +76,7 @@ def test_rebuild_from_the_lake_alone_gives_the_same_tables(settings, land_sample
 
 
 def test_rebuild_re_registers_partitions_a_lost_instance_forgot(settings, land, one_pass, query):
-    sample = DEMO_SAMPLE_DATA_DIR / "customers" / "customers_2026-11-01.csv"
+    sample = SAMPLE_DATA / "customers" / "customers_2026-11-01.csv"
     land("customers/customers_2026-11-01.csv", sample.read_bytes())
     assert one_pass().ok
     before = _snapshot(query, "customers")

@@ -105,7 +105,8 @@ def test_references_check_counts_orphans_per_file_and_its_severity_follows_the_c
          .encode("latin-1"))
     import json
     orders = [{"order_id": f"ORD-000000{i}", "customer_id": cid, "sku": "ABC-0001", "qty": 1,
-               "amount": 1, "currency": "EUR", "ordered_at": "2026-11-01T10:00:00"}
+               "amount": 1, "currency": "EUR", "ordered_at": "2026-11-01T10:00:00",
+               "status": "placed"}  # every column delivered: columns_present passes
               for i, cid in enumerate([1, 1, 42, 43], start=1)]
     land("orders/o.ndjson", "\n".join(json.dumps(o) for o in orders) + "\n")
     result = one_pass()

@@ -94,7 +94,7 @@ def test_automation_carries_a_landed_file_from_raw_to_curated(settings, land):
     import pyarrow as pa
     import pyarrow.parquet as pq
     pq.write_table(pa.table({"sku": ["ABC-0001"], "product_name": ["Pen"], "category": ["books"],
-                             "price": [1.5], "active": [True]}),
+                             "price": [1.5], "active": [True], "launched_on": ["2026-01-01"]}),
                    settings.landing_dir / "products" / "p.parquet")
     defs = build_definitions(settings)
     assert isinstance(defs.resolve_sensor_def(AUTOMATION_SENSOR), dg.AutomationConditionSensorDefinition)
@@ -147,7 +147,7 @@ def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
     land("orders/good.ndjson", _order(1) + _order(2))
     (settings.landing_dir / "products").mkdir(parents=True)
     pq.write_table(pa.table({"sku": ["ABC-0001"], "product_name": ["Pen"], "category": ["books"],
-                             "price": [1.5], "active": [True]}),
+                             "price": [1.5], "active": [True], "launched_on": ["2026-01-01"]}),
                    settings.landing_dir / "products" / "p.parquet")
     first = one_pass()
     assert first.ok and not first.held

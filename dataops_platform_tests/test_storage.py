@@ -8,7 +8,8 @@ import pytest
 from dataops_platform.storage.io_manager import StagedTables, TableRef, WarehouseIOManager
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
-parts = dg.StaticPartitionsDefinition(["a", "b"])
+A, B = "a.csv@00000000000a", "b.csv@00000000000b"  # file keys: <name>@<hash12>
+parts = dg.StaticPartitionsDefinition([A, B])
 
 
 def _frame_asset(frames):
@@ -38,58 +39,58 @@ def _rows(db, sql):
 
 def test_frames_are_inserted_by_column_name_not_position(tmp_path):
     db = tmp_path / "w.duckdb"
-    frames = {"a": pd.DataFrame({"part": ["a"], "name": ["Ann"], "city": ["Köln"]}),
-              "b": pd.DataFrame({"city": ["Lyon"], "part": ["b"], "name": ["Bo"]})}
+    frames = {A: pd.DataFrame({"part": [A], "name": ["Ann"], "city": ["Köln"]}),
+              B: pd.DataFrame({"city": ["Lyon"], "part": [B], "name": ["Bo"]})}
     asset = _frame_asset(frames)
-    assert _materialize(asset, db, "a").success
-    assert _materialize(asset, db, "b").success
+    assert _materialize(asset, db, A).success
+    assert _materialize(asset, db, B).success
     assert _rows(db, "select part, name, city from cleaned.things order by part") == [
-        ("a", "Ann", "Köln"), ("b", "Bo", "Lyon")]
+        (A, "Ann", "Köln"), (B, "Bo", "Lyon")]
 
 
 def test_an_empty_frame_creates_the_table_and_empties_the_partition(tmp_path):
     db = tmp_path / "w.duckdb"
     empty = pd.DataFrame({"part": pd.Series([], dtype=str), "n": pd.Series([], dtype="int64")})
-    assert _materialize(_frame_asset({"a": empty}), db, "a").success
+    assert _materialize(_frame_asset({A: empty}), db, A).success
     assert _rows(db, "select count(*) from cleaned.things") == [(0,)]
     assert _rows(db, "select column_name from information_schema.columns "
                      "where table_name = 'things' order by ordinal_position") == [("part",), ("n",)]
 
-    full = pd.DataFrame({"part": ["a", "a"], "n": [1, 2]})
-    assert _materialize(_frame_asset({"a": full}), db, "a").success
-    assert _materialize(_frame_asset({"a": empty}), db, "a").success
+    full = pd.DataFrame({"part": [A, A], "n": [1, 2]})
+    assert _materialize(_frame_asset({A: full}), db, A).success
+    assert _materialize(_frame_asset({A: empty}), db, A).success
     assert _rows(db, "select count(*) from cleaned.things") == [(0,)]
 
 
 def test_rerunning_a_partition_replaces_it_and_leaves_others(tmp_path):
     db = tmp_path / "w.duckdb"
-    frames = {"a": pd.DataFrame({"part": ["a"] * 3, "n": [1, 2, 3]}),
-              "b": pd.DataFrame({"part": ["b"], "n": [9]})}
+    frames = {A: pd.DataFrame({"part": [A] * 3, "n": [1, 2, 3]}),
+              B: pd.DataFrame({"part": [B], "n": [9]})}
     asset = _frame_asset(frames)
-    for key in ("a", "b", "a", "a"):
+    for key in (A, B, A, A):
         assert _materialize(asset, db, key).success
     assert _rows(db, "select part, count(*) from cleaned.things group by 1 order by 1") == [
-        ("a", 3), ("b", 1)]
+        (A, 3), (B, 1)]
 
 
 def test_a_failed_write_leaves_the_previous_partition_intact(tmp_path):
     """Delete and insert are one transaction: a failing insert rolls the delete back."""
     db = tmp_path / "w.duckdb"
-    good = pd.DataFrame({"part": ["a", "a"], "n": [1, 2]})
-    assert _materialize(_frame_asset({"a": good}), db, "a").success
-    bad = pd.DataFrame({"part": ["a"], "n": ["not a number"]})  # cannot go into a BIGINT column
-    result = _materialize(_frame_asset({"a": bad}), db, "a")
+    good = pd.DataFrame({"part": [A, A], "n": [1, 2]})
+    assert _materialize(_frame_asset({A: good}), db, A).success
+    bad = pd.DataFrame({"part": [A], "n": ["not a number"]})  # cannot go into a BIGINT column
+    result = _materialize(_frame_asset({A: bad}), db, A)
     assert not result.success
     assert _rows(db, "select n from cleaned.things order by n") == [(1,), (2,)]
 
 
 def test_new_columns_are_added_to_the_table(tmp_path):
     db = tmp_path / "w.duckdb"
-    asset = _frame_asset({"a": pd.DataFrame({"part": ["a"], "n": [1]}),
-                          "b": pd.DataFrame({"part": ["b"], "n": [2], "extra": ["x"]})})
-    assert _materialize(asset, db, "a").success
-    assert _materialize(asset, db, "b").success
-    assert _rows(db, "select part, extra from cleaned.things order by part") == [("a", None), ("b", "x")]
+    asset = _frame_asset({A: pd.DataFrame({"part": [A], "n": [1]}),
+                          B: pd.DataFrame({"part": [B], "n": [2], "extra": ["x"]})})
+    assert _materialize(asset, db, A).success
+    assert _materialize(asset, db, B).success
+    assert _rows(db, "select part, extra from cleaned.things order by part") == [(A, None), (B, "x")]
 
 
 def test_staged_tables_publish_main_and_side_tables_together(tmp_path):
@@ -99,11 +100,12 @@ def test_staged_tables_publish_main_and_side_tables_together(tmp_path):
               metadata={"partition_expr": "part"})
     def things(context: dg.AssetExecutionContext, warehouse: Warehouse) -> StagedTables:
         key = context.partition_key
+        name = key[0]
         with warehouse.get_connection() as conn:
-            conn.execute(f"create or replace table staging.m_{key} as select '{key}' as part, 1 as n")
-            conn.execute(f"create or replace table staging.s_{key} as "
+            conn.execute(f"create or replace table staging.m_{name} as select '{key}' as part, 1 as n")
+            conn.execute(f"create or replace table staging.s_{name} as "
                          f"select '{key}' as part, 'why' as reason")
-        return StagedTables(main=f"staging.m_{key}", side={"quarantine.things": f"staging.s_{key}"})
+        return StagedTables(main=f"staging.m_{name}", side={"quarantine.things": f"staging.s_{name}"})
 
     @dg.asset(key=["curated", "summary"], ins={"things": dg.AssetIn(key=things.key)})
     def summary(things: TableRef, warehouse: Warehouse) -> pd.DataFrame:
@@ -112,9 +114,9 @@ def test_staged_tables_publish_main_and_side_tables_together(tmp_path):
 
     resources = {"io_manager": WarehouseIOManager(database=str(db)),
                  "warehouse": Warehouse(database=str(db))}
-    for key in ("a", "b", "a"):
+    for key in (A, B, A):
         assert dg.materialize([things], partition_key=key, resources=resources).success
-    assert _rows(db, "select part from quarantine.things order by part") == [("a",), ("b",)]
+    assert _rows(db, "select part from quarantine.things order by part") == [(A,), (B,)]
     assert _rows(db, "select count(*) from duckdb_tables() where schema_name = 'staging'") == [(0,)]
     assert dg.materialize([things, summary], selection=[summary.key], resources=resources).success
     assert _rows(db, "select n from curated.summary") == [(2,)]

@@ -21,10 +21,17 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
 
 from dataops_platform.automation.alerts import human_message
-from dataops_platform.automation.sensors import evaluate_landing
+from dataops_platform.automation.sensors import evaluate_landing, settle_ns
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
-from dataops_platform.collect.landing import landing_base, slug, split_partition_key
-from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
+from dataops_platform.collect.landing import (
+    landing_base,
+    partitions_def_name,
+    scan,
+    slug,
+    split_partition_key,
+)
+from dataops_platform.collect.landing_dataset import LandingDataset
+from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import PACKAGE_DIR, Settings
@@ -34,7 +41,11 @@ from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 CODE_VERSION_TAG = "dagster/code_version"  # set by Dagster on every materialization
 INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary speaks
+# The summary speaks: a step failure is a FAILED line in it, its stack trace stays in the
+# run's event log (the UI, `dagster`), shown on the console only with `dataops --debug`.
+DEBUG_ENV = "DATAOPS_DEBUG"
+QUIET = {"loggers": {"console": {"config": {
+    "log_level": "DEBUG" if os.environ.get(DEBUG_ENV) else "CRITICAL"}}}}
 CURATED_PREFIXES = ("curated", "audit", "entities")  # marts, candidates, scorecard, entities
 TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host"
 
@@ -86,11 +97,14 @@ class PassResult:
         return not self.failures and not self.failed_error_checks
 
 
-def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAssets],
+def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingDataset],
                     landing_root: Path) -> dict[str, list]:
     """Register new/changed files as partitions, exactly as the sensor would."""
     known = {d.contract.name: DatasetCursor.from_partition_keys(
-        instance.get_dynamic_partitions(d.partitions.name)) for d in datasets}
+        instance.get_dynamic_partitions(partitions_def_name(d.contract))) for d in datasets}
+    wait_s = settle_wait_s(datasets, landing_root)
+    if wait_s > 0:  # the settle setting applies here too: a fresh file gets its settle time
+        time.sleep(wait_s)
     # First look records sizes and mtimes; the second, a moment later, decides.
     _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
                                       now_ns=0)
@@ -115,6 +129,19 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[DatasetAsse
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
     return decisions
+
+
+def settle_wait_s(datasets: Sequence[LandingDataset], landing_root: Path,
+                  now_ns: int | None = None) -> float:
+    """Seconds until the youngest landed file is as old as the settle time (0 if none is
+    younger): then a writer that paused is not taken for a finished file."""
+    settle = settle_ns()
+    now = time.time_ns() if now_ns is None else now_ns
+    youngest = max((f.mtime_ns for d in datasets for f in scan(landing_root, d.contract)),
+                   default=None)
+    if youngest is None or settle <= 0:
+        return 0.0
+    return max(0.0, min(settle, settle - (now - youngest)) / 1e9)
 
 
 def cli_tags() -> dict[str, str]:
@@ -151,10 +178,11 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return reaped
 
 
-def _pending(instance: dg.DagsterInstance, dataset: DatasetAssets) -> list[str]:
+def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]:
     """Partitions whose cleaned table has not been materialized yet (new or failed)."""
     done = instance.get_materialized_partitions(dataset.cleaned.key)
-    return [k for k in instance.get_dynamic_partitions(dataset.partitions.name) if k not in done]
+    return [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
+            if k not in done]
 
 
 def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
@@ -166,10 +194,12 @@ def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
             severity=evaluation.severity.value,
             metadata={k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}))
     if not result.success:
+        partition = result.dagster_run.tags.get("dagster/partition")
+        where = f" [{partition}]" if partition else ""  # the file, by its partition key
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:
                 error = event.event_specific_data.error  # type: ignore[union-attr]
-                into.failures.append(f"{event.step_key}: {human_message(error)}")
+                into.failures.append(f"{event.step_key}{where}: {human_message(error)}")
 
 
 def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> PassResult:
@@ -177,11 +207,16 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
-    every = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
+    every: list[LandingDataset] = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
     outcome.decisions = register_landed(instance, every, settings.landing_dir)
     for dataset in every:
         job = defs.resolve_job_def(dataset.process_job.name)
         pending = _pending(instance, dataset)
+        # content delivered again after other content replaced it (A -> B -> A) has a key
+        # that was materialized before: it is pending again, or the tables would keep B
+        again = [d.partition_key for d in outcome.decisions.get(dataset.contract.name, [])
+                 if d.action is Action.ingest and d.partition_key and d.partition_key not in pending]
+        pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
             result = job.execute_in_process(instance=instance, partition_key=key,
@@ -227,8 +262,8 @@ def _code_changed(graph: AssetGraph, instance: dg.DagsterInstance, key: dg.Asset
     if wanted is None:
         return False
     event = instance.get_latest_materialization_event(key)
-    built = event.asset_materialization.tags.get(CODE_VERSION_TAG) \
-        if event is not None and event.asset_materialization is not None else None
+    materialization = event.asset_materialization if event is not None else None
+    built = (materialization.tags or {}).get(CODE_VERSION_TAG) if materialization else None
     return built is not None and built != wanted
 
 

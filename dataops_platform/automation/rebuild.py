@@ -10,6 +10,7 @@ again with new content) stays superseded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -23,8 +24,9 @@ from dataops_platform.automation.one_pass import (
 )
 from dataops_platform.automation.retention import dataset_tables
 from dataops_platform.collect import lake
-from dataops_platform.collect.landing import split_partition_key
-from dataops_platform.factory import CURATED_JOB, DatasetAssets, Platform
+from dataops_platform.collect.landing import partitions_def_name, split_partition_key
+from dataops_platform.collect.landing_dataset import LandingDataset
+from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.settings import Settings
 from dataops_platform.storage.sql import quote_ident, table, table_exists, transaction
 from dataops_platform.storage.warehouse import connect
@@ -52,8 +54,8 @@ class RebuildResult:
     run: PassResult = field(default_factory=PassResult)
 
 
-def plan(dataset: DatasetAssets, entries: list[lake.LakeEntry],
-         registered: list[str]) -> tuple[list[str], list[str]]:
+def plan(dataset: LandingDataset, entries: list[lake.LakeEntry],
+         registered: Sequence[str]) -> tuple[list[str], list[str]]:
     """(partitions to rebuild in arrival order, superseded lake versions)."""
     known_slugs = {split_partition_key(k)[0] for k in registered}
     latest: dict[str, lake.LakeEntry] = {}
@@ -69,12 +71,13 @@ def plan(dataset: DatasetAssets, entries: list[lake.LakeEntry],
 def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
             name: str) -> RebuildResult:
     """Rebuild one dataset (table or lake-only catalogue) from its lake files."""
-    by_name = {d.contract.name: d for d in [*platform.datasets, *platform.lake_datasets]}
+    every: list[LandingDataset] = [*platform.datasets, *platform.lake_datasets]
+    by_name = {d.contract.name: d for d in every}
     if name not in by_name:
         raise RebuildError(f"No dataset '{name}'; rebuild one of: {', '.join(by_name) or 'none'}.")
     dataset = by_name[name]
     entries = list(lake.entries(settings.lake_dir, name))
-    registered = instance.get_dynamic_partitions(dataset.partitions.name)
+    registered = instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
     if not entries and not registered:
         raise RebuildError(f"Nothing of '{name}' is in the lake ({settings.lake_dir / name}): "
                            "no file of it has been ingested in this home.")
@@ -82,7 +85,7 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
     result = RebuildResult(name, superseded=superseded)
     result.registered = [k for k in keys if k not in set(registered)]
     if result.registered:
-        instance.add_dynamic_partitions(dataset.partitions.name, result.registered)
+        instance.add_dynamic_partitions(partitions_def_name(dataset.contract), result.registered)
     by_key = {e.partition_key: e for e in entries}
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
     try:  # the tables are rebuilt from nothing: no row of the old state survives
@@ -137,7 +140,7 @@ def _with_tables(settings: Settings, platform: Platform,
         conn.close()
 
 
-def _count_rows(settings: Settings, dataset: DatasetAssets, result: RebuildResult) -> None:
+def _count_rows(settings: Settings, dataset: LandingDataset, result: RebuildResult) -> None:
     rows = "count(*)" if dataset.contract.lake_only else "count(distinct _row_number)"
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
     try:

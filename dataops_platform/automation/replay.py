@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from dataops_platform.automation.one_pass import QUIET, PassResult, cli_tags, collect_result
+from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.factory import DatasetAssets, Platform
 from dataops_platform.quality.checks import ledger
 from dataops_platform.settings import Settings
@@ -88,7 +89,7 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
     dataset = dataset_named(platform, name)
     if not settings.warehouse_path.exists():
         raise ReplayError("Nothing to replay: no warehouse in this home yet (`dataops run`).")
-    registered = set(instance.get_dynamic_partitions(dataset.partitions.name))
+    registered = set(instance.get_dynamic_partitions(partitions_def_name(dataset.contract)))
     conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
     try:
         keys = [k for k in _quarantined_partitions(conn, dataset, partition) if k in registered]

@@ -64,7 +64,7 @@ def expired(lake_dir: Path, contracts: Sequence[Contract],
             now: datetime | None = None) -> list[tuple[Contract, lake.LakeEntry]]:
     """Lake files older than their contract's retention, oldest first."""
     now = now or _utcnow()
-    found = []
+    found: list[tuple[Contract, lake.LakeEntry]] = []
     for contract in contracts:
         if contract.retention is None:
             continue
@@ -119,7 +119,7 @@ def prune(conn: duckdb.DuckDBPyConnection, lake_dir: Path, contracts: Sequence[C
     for contract, entry in victims:  # the rows are gone: now the files and the partitions
         lake.remove(entry)
         for landed in scan(landing_dir, contract) if landing_dir is not None else []:
-            delivered = landing_dir / landed.relative_path  # this content under any name
+            delivered = landing_dir / landed.relative_path  # type: ignore[operator]  # any name
             if landed.size == entry.size and file_hash(delivered) == entry.sha256:
                 delivered.unlink()
         if instance is not None and instance.has_dynamic_partition(

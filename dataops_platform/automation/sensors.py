@@ -24,7 +24,7 @@ from dataops_platform.collect.landing import file_hash, scan
 from dataops_platform.collect.resources import LandingZone
 
 if TYPE_CHECKING:
-    from dataops_platform.factory import DatasetAssets
+    from dataops_platform.collect.landing_dataset import LandingDataset
 
 LANDING_SENSOR = "landing_sensor"
 AUTOMATION_SENSOR = "dataops_automation"
@@ -37,7 +37,7 @@ def settle_ns() -> int:
     return int(float(os.environ.get(SETTLE_SECONDS_ENV, "10")) * 1e9)
 
 
-def evaluate_landing(datasets: "Sequence[DatasetAssets]", root: Path,
+def evaluate_landing(datasets: "Sequence[LandingDataset]", root: Path,
                      cursor: str | None, *, now_ns: int | None = None,
                      previous: dict[str, DatasetCursor] | None = None,
                      max_hashes: int = MAX_HASHES_PER_TICK,
@@ -65,7 +65,7 @@ def evaluate_landing(datasets: "Sequence[DatasetAssets]", root: Path,
         if not new:
             continue
         partition_requests.append(dataset.partitions.build_add_request(
-            [d.partition_key for d in new]))
+            [d.partition_key for d in new if d.partition_key]))
         replaced = [d.replaces for d in new if d.replaces]
         if replaced:
             partition_requests.append(dataset.partitions.build_delete_request(replaced))
@@ -81,7 +81,7 @@ def evaluate_landing(datasets: "Sequence[DatasetAssets]", root: Path,
     return run_requests, partition_requests, encode_cursor(cursors), decisions_by_dataset
 
 
-def build_landing_sensor(datasets: "Sequence[DatasetAssets]",
+def build_landing_sensor(datasets: "Sequence[LandingDataset]",
                          name: str = LANDING_SENSOR) -> dg.SensorDefinition:
     @dg.sensor(
         name=name,
@@ -111,7 +111,7 @@ def build_landing_sensor(datasets: "Sequence[DatasetAssets]",
     return landing_sensor
 
 
-def build_sensors(datasets: "Sequence[DatasetAssets]") -> list[dg.SensorDefinition]:
+def build_sensors(datasets: "Sequence[LandingDataset]") -> list[dg.SensorDefinition]:
     sensors: list[dg.SensorDefinition] = [
         dg.AutomationConditionSensorDefinition(
             AUTOMATION_SENSOR,

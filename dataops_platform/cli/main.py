@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dataops_platform.cli.entity_commands import review
+from dataops_platform.cli.files_commands import files
 from dataops_platform.cli.project_commands import current_project, init, land_sample_data
 from dataops_platform.contracts import Contract, ContractError
 from dataops_platform.settings import HOME_ENV, PROJECT_ENV, Settings
@@ -160,8 +161,48 @@ def _run(settings: Settings) -> None:
         click.echo(f"lake-only {name}: {len(result.processed.get(name, []))} file(s) kept in "
                    f"the lake and catalogued in lake.{name}")
     click.echo(f"quality report: {_report(settings, platform, instance, result.run_ids)}")
-    if not result.ok:
+    _alert(settings, platform, instance)
+    pending = _pending_failed(instance, platform)
+    _report_ignored(settings, platform)
+    if not result.ok or pending or _unbalanced(settings, platform):
         sys.exit(1)
+
+
+def _report_ignored(settings: Settings, platform: Platform) -> None:
+    from dataops_platform.collect.landing import ignored
+    from dataops_platform.collect.landing_dataset import LandingDataset
+
+    every: list[LandingDataset] = [*platform.datasets, *platform.lake_datasets]
+    for dataset in every:
+        for relative, reason in ignored(settings.landing_dir, dataset.contract):
+            click.secho(f"IGNORED {relative}: {reason}", fg="yellow")
+
+
+def _unbalanced(settings: Settings, platform: Platform) -> list[str]:
+    """Datasets whose ledger does not balance (the summary says ROWS UNACCOUNTED FOR)."""
+    from dataops_platform.cli.summary import unbalanced
+
+    return unbalanced(settings, platform.datasets)
+
+
+def _pending_failed(instance: dg.DagsterInstance, platform: Platform) -> list:
+    """Failed deliveries still waiting (retried on every run), each with how to retire it."""
+    from dataops_platform.automation.retire import pending_failed, render_pending
+
+    pending = pending_failed(instance, platform.datasets)
+    for line in render_pending(pending):
+        click.secho(line, fg="yellow")
+    return pending
+
+
+def _alert(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> None:
+    """The same alerts the UI's sensor sends (same channels, cursor and de-duplication)."""
+    from dataops_platform.automation.alerts import alertable_check_keys, process_alerts
+
+    sent = process_alerts(instance, alertable_check_keys(platform.definitions),
+                          settings.alerts_log, lambda m: click.secho(m, fg="yellow", err=True))
+    if sent:
+        click.echo(f"alerts: {len(sent)} new (in {settings.alerts_log})")
 
 
 def _report(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
@@ -216,10 +257,11 @@ def check(home: str | None) -> None:
     platform = build_platform(settings)
     outcomes = run_gate(settings, platform, instance)
     click.echo(render_gate(outcomes))
+    pending = _pending_failed(instance, platform)
     if not outcomes:
         _fail("Nothing to check yet: no file has been processed in this home (`dataops run`).")
     click.echo(f"quality report: {_report(settings, platform, instance, gate=outcomes)}")
-    if any(not o.passed and o.severity == "ERROR" for o in outcomes):
+    if pending or any(not o.passed and o.severity == "ERROR" for o in outcomes):
         sys.exit(1)
 
 
@@ -475,6 +517,7 @@ def generate(rows: int, seed: int, days: int, out: str | None) -> None:
 
 cli.add_command(review)
 cli.add_command(init)
+cli.add_command(files)
 
 if __name__ == "__main__":
     cli()

@@ -14,7 +14,7 @@ import click
 from dataops_platform.project.loading import current_project, project_config
 from dataops_platform.settings import PACKAGE_DIR, Settings
 
-__all__ = ["current_project", "init", "land_sample_data", "write_workspace"]
+__all__ = ["current_project", "init", "land_sample_data", "write_declared_project", "write_workspace"]
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates" / "project"
 SAMPLE_DATA = "sample_data"
@@ -76,6 +76,26 @@ def write_project(target: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_declared_project(target: Path, datasets: dict[str, str],
+                           entities: dict[str, str] | None = None) -> Path:
+    """A project holding exactly these declarations (contract text by name) and the default
+    platform settings: what benchmarks and scripts build instead of editing a checkout."""
+    write_project(target)
+    defs = project_config(target).defs_dir
+    for kind in ("datasets", "marts", "entities"):
+        shutil.rmtree(defs / kind, ignore_errors=True)
+    shutil.rmtree(target / SAMPLE_DATA, ignore_errors=True)
+    for kind, declared in (("Dataset", datasets), ("Entity", entities or {})):
+        for name, text in declared.items():
+            body = "\n".join(("  " + line) if line.strip() else ""
+                             for line in text.rstrip("\n").split("\n"))
+            path = defs / ("datasets" if kind == "Dataset" else "entities") / name / "defs.yaml"
+            path.parent.mkdir(parents=True)
+            path.write_text(f"type: dataops_platform.components.{kind}\nattributes:\n{body}\n",
+                            encoding="utf-8")
+    return target
 
 
 @click.command()

@@ -17,7 +17,7 @@ from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import connect
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [headers, *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
@@ -90,15 +90,18 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     for check in result.checks:
         if not check.passed and not is_rule_check(check.check):
             where = f" [{check.partition}]" if check.partition else ""
-            out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}")
+            missing = check.metadata.get("missing_columns")
+            detail = f": column(s) missing — {getattr(missing, 'value', missing)} (null in every " \
+                "row; fix the file or the contract's rename_from)" if missing is not None else ""
+            out.append(f"{check.severity:5} check failed: {check.asset} {check.check}{where}{detail}")
     out.extend(_rule_violations(result.checks))
     audits: dict[str, list[str]] = {}
     for check in result.checks:
         if not check.passed and check.asset.startswith("audit/"):
             audits.setdefault(check.asset.removeprefix("audit/"), []).append(check.check)
-    for mart, failed in audits.items():
+    for mart, failed_checks in audits.items():
         out.append(f"HELD  {mart} not published: its candidate audit/{mart} failed "
-                   + ", ".join(failed) + f"; the published table is unchanged (inspect the "
+                   + ", ".join(failed_checks) + f"; the published table is unchanged (inspect the "
                    f"candidate as audit.{mart})")
     for mart, blocking in result.held.items():
         out.append(f"HELD  {mart} not rebuilt: a blocking check failed upstream ("
@@ -110,6 +113,19 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     for failure in result.failures:
         out.append(f"FAILED {failure}")
     return "\n".join(out)
+
+
+def unbalanced(settings: Settings, datasets: Sequence[DatasetAssets]) -> list[str]:
+    """Datasets where raw != cleaned + quarantined + duplicates (any file)."""
+    if not settings.warehouse_path.exists():
+        return []
+    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    try:
+        totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
+    finally:
+        conn.close()
+    return [name for name, t in totals.items()
+            if t["raw"] != t["cleaned"] + t["quarantined"] + t["duplicates"]]
 
 
 def _rule_violations(checks: Sequence[CheckOutcome]) -> list[str]:

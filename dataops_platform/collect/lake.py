@@ -87,14 +87,37 @@ def _read(manifest: Path) -> LakeEntry:
     return LakeEntry(**data, folder=str(manifest.parent))
 
 
+RETIRED = "_retired"  # lake/<dataset>/_retired/<partition key>.json: retired deliveries
+
+
+def retired_keys(lake_dir: Path, dataset: str) -> set[str]:
+    """Partitions retired with `dataops files discard` (their copies are kept, not read)."""
+    return {p.stem for p in (lake_dir / dataset / RETIRED).glob("*.json")}
+
+
+def mark_retired(lake_dir: Path, dataset: str, key: str, record: dict) -> Path:
+    """Record the retirement beside the dataset's lake folders (atomic write)."""
+    folder = lake_dir / dataset / RETIRED
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.json"
+    temp = folder / f".{key}.json.tmp-{os.getpid()}"
+    temp.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(temp, target)
+    return target
+
+
 def entries(lake_dir: Path, dataset: str) -> Iterator[LakeEntry]:
-    """Every preserved file of ``dataset``, oldest arrival first."""
-    found = [_read(m) for m in (lake_dir / dataset).glob(f"arrival_date=*/*/{MANIFEST}")]
+    """Every preserved (not retired) file of ``dataset``, oldest arrival first."""
+    retired = retired_keys(lake_dir, dataset)
+    found = [_read(m) for m in (lake_dir / dataset).glob(f"arrival_date=*/*/{MANIFEST}")
+             if m.parent.name not in retired]
     yield from sorted(found, key=lambda e: (e.arrived_at, e.partition_key))
 
 
-def find(lake_dir: Path, dataset: str, key: str) -> LakeEntry | None:
-    """The lake entry of one partition, if the file was preserved."""
+def find(lake_dir: Path, dataset: str, key: str, *, retired: bool = False) -> LakeEntry | None:
+    """The lake entry of one partition, if the file was preserved (and is not retired)."""
+    if not retired and key in retired_keys(lake_dir, dataset):
+        return None
     for manifest in (lake_dir / dataset).glob(f"arrival_date=*/{key}/{MANIFEST}"):
         return _read(manifest)
     return None

@@ -21,6 +21,7 @@ from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
 from dataops_platform.storage.metadata import staging_name
+from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import literal
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
@@ -65,7 +66,7 @@ def build_lake_asset(contract: Contract,
     )
     def lake_files(context: dg.AssetExecutionContext, warehouse: Warehouse,
                    landing: LandingZone) -> dg.Output[StagedTables]:
-        key = context.partition_key
+        key = require_partition_key(context.partition_key)
         entry = preserved(contract, key, landing)
         staged = staging_name("lake", contract.name, key)
         with warehouse.get_connection() as conn:
@@ -120,7 +121,8 @@ def build_lake_checks(contract: Contract, asset: dg.AssetsDefinition,
                         description=description)
         def lake_check(context: dg.AssetCheckExecutionContext,
                        landing: LandingZone) -> dg.AssetCheckResult:
-            return evaluate(name, lake.find(landing.lake_path, contract.name, context.partition_key))
+            return evaluate(name, lake.find(landing.lake_path, contract.name,
+                                                   require_partition_key(context.partition_key)))
 
         return lake_check
 

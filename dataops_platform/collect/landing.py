@@ -15,6 +15,7 @@ from pathlib import Path
 from dataops_platform.contracts.model import Contract
 
 HASH_CHARS = 12
+MAX_SLUG = 120  # + '-<hash8>@<hash12>': a key stays far below the 255-byte name limit
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
 
@@ -36,6 +37,8 @@ def slug(name: str) -> str:
     share a key (and can never replace each other's rows).
     """
     safe = _UNSAFE.sub("_", name.replace("/", "__")).strip("_") or "file"
+    if len(safe) > MAX_SLUG:  # the key names a lake folder: file systems cap names at 255
+        safe = safe[:MAX_SLUG].rstrip("_.-") or "file"
     if safe != name:
         safe = f"{safe}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
     return safe
@@ -85,12 +88,38 @@ def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
     """Stat the files matching the contract's landing glob; never opens a file."""
     found: list[LandedFile] = []
     base = landing_root / landing_base(contract.landing_glob)
+    inside = landing_root.resolve()
     for path in sorted(landing_root.glob(contract.landing_glob)):
+        # never followed: a symlink (checked before anything follows it) or a path that
+        # resolves outside the landing folder is not a delivery (see ignored())
+        if path.is_symlink() or not path.resolve().is_relative_to(inside):
+            continue
         if not path.is_file() or path.name.startswith("."):
             continue  # editors and uploaders use dot-files while writing
         stat = path.stat()
         found.append(LandedFile(path.relative_to(landing_root).as_posix(), stat.st_size,
                                 stat.st_mtime_ns, path.relative_to(base).as_posix()))
+    return found
+
+
+def ignored(landing_root: Path, contract: Contract) -> list[tuple[str, str]]:
+    """Paths matching the contract's glob that ``scan`` does not take, with the reason — so
+    nothing is skipped without a word."""
+    found = []
+    inside = landing_root.resolve()
+    for path in sorted(landing_root.glob(contract.landing_glob)):
+        relative = path.relative_to(landing_root).as_posix()
+        if path.is_symlink():
+            found.append((relative, "a symbolic link (never followed)"))
+        elif not path.resolve().is_relative_to(inside):
+            found.append((relative, "outside the landing folder"))
+        elif path.is_dir():
+            found.append((relative, "a folder, not a file"))
+        elif path.name.startswith("."):
+            found.append((relative, "a hidden file (a name starting with '.' is taken for one "
+                                    "still being written; rename it to deliver it)"))
+        elif not path.is_file():
+            found.append((relative, "not a regular file"))
     return found
 
 

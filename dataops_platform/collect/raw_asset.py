@@ -15,6 +15,7 @@ from dataops_platform.collect.schema_policy import SchemaFrozen, apply_schema_po
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
 from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
+from dataops_platform.storage.partition_keys import require_partition_key, validate_partition_key
 from dataops_platform.storage.sql import literal
 from dataops_platform.storage.warehouse import POOL, Warehouse
 
@@ -29,7 +30,7 @@ def same_file_versions(partition_key: str) -> str:
     A changed file is a new partition; writing it replaces the rows of its earlier
     versions, so the tables hold each landed file once, at its latest content.
     """
-    file_slug, _ = split_partition_key(partition_key)
+    file_slug, _ = split_partition_key(validate_partition_key(partition_key))
     return f"split_part({PARTITION_COLUMN}, '@', 1) = {literal(file_slug)}"
 
 
@@ -72,7 +73,7 @@ def build_raw_asset(contract: Contract,
     )
     def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
             landing: LandingZone) -> dg.Output[StagedTables]:
-        key = context.partition_key
+        key = require_partition_key(context.partition_key)
         entry = preserved(contract, key, landing)
         path, digest, relative = entry.path, entry.sha256, entry.landing_path
         staged = staging_name("raw", contract.name, key)
@@ -92,6 +93,15 @@ def build_raw_asset(contract: Contract,
                     metadata={"file": relative, "problem": exc.detail},
                     allow_retries=False,
                 ) from None
+            if delivered and not any(c.source_name in delivered for c in contract.columns):
+                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
+                raise dg.Failure(
+                    description=f"{relative} was rejected: none of the {len(contract.columns)} "
+                                f"columns of the '{contract.name}' contract was delivered "
+                                f"(expected {[c.source_name for c in contract.columns]}, got "
+                                f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
+                                "with its header, or fix the contract's column names/rename_from.",
+                    metadata={"file": relative}, allow_retries=False)
             try:
                 drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
             except SchemaFrozen as exc:

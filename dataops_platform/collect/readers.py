@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from dataops_platform.collect.column_match import match_columns
 from dataops_platform.contracts.model import Contract, FileFormat, ReaderOptions
 from dataops_platform.storage.sql import literal, quote_ident
 
@@ -32,6 +33,11 @@ _NATIVE_ENCODINGS = {
 
 
 DELIVERED_COLUMNS = "_delivered_columns"  # which columns this very file had, for cleaning
+# Names the platform gives its own columns (and DuckDB its row ids): a delivered column so
+# named would override lineage or break the row numbering, so such a file is rejected.
+RESERVED_COLUMNS = frozenset({"_partition", "_source_file", "_content_hash", "_row_number",
+                              "_ingested_at", "_run_id", DELIVERED_COLUMNS, "_warnings",
+                              "_violations", "rowid"})
 
 
 class ReadError(Exception):
@@ -107,8 +113,8 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
             raise ValueError(f"the header is not valid {encoding}: {exc.reason}") from None
         except csv.Error as exc:
             raise ValueError(f"the header cannot be parsed: {exc}") from None
-    if first is None or first == []:
-        return None
+    if first is None or first == [] or first == ["\ufeff"]:
+        return None  # empty, or nothing but a byte-order mark
     if not options.header:
         return [f"column{i}" for i in range(1, len(first) + 1)]
     names = [name.strip() for name in first]
@@ -117,10 +123,16 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
     blank = [i + 1 for i, n in enumerate(names) if not n]
     if blank:
         raise ValueError(f"header column(s) {blank} have no name")
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})
+    dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"header names {dupes} appear more than once")
+    folded: dict[str, list[str]] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), []).append(name)
+    clashes = [group for group in folded.values() if len(group) > 1]
+    if clashes:  # DuckDB (and SQL) names are case-insensitive
+        raise ValueError(f"header names {clashes[0]} differ only in case; column names must "
+                         "be distinct regardless of case")
     return names
 
 
@@ -140,6 +152,9 @@ def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, l
         "auto_detect=false",
         "hive_partitioning=false",
         f"columns={columns}",
+        # DuckDB silently drops a line longer than max_line_size (2 MB by default): no
+        # line of the file can be longer than the file
+        f"max_line_size={max(2_097_152, path.stat().st_size + 1)}",
         f"encoding={literal(encoding if encoding in _NATIVE_ENCODINGS[FileFormat.csv] else 'utf-8')}",
     ]
     return f"read_csv({', '.join(args)})", header
@@ -160,6 +175,13 @@ def _json_relation(conn: duckdb.DuckDBPyConnection, path: Path,
             group by k order by min([o, i])"""
     ).fetchall()]
     if not keys:
+        records = conn.execute(f"select count(*) from read_json_objects({literal(str(path))}, "
+                               f"format={literal(layout)})").fetchall()[0][0]
+        if records:  # e.g. [1, 2, 3] or [{}, {}]: rows that would silently vanish
+            raise ValueError(f"{records} record(s), but none is an object with at least one "
+                             "field (expected " + ("one JSON object per line" if fmt is
+                                                   FileFormat.ndjson else
+                                                   "a JSON array of objects") + ")")
         return "", []
     columns = "{" + ", ".join(f"{literal(k)}: 'VARCHAR'" for k in keys) + "}"
     return (f"read_json({literal(str(path))}, format={literal(layout)}, columns={columns}, "
@@ -192,8 +214,10 @@ def stage_file(
     column list is added as ``_delivered_columns`` (JSON text). Row numbers are not stored
     here: ``numbered(target)`` adds them from the table's rowid when publishing.
 
-    Returns the delivered column names (in file order). An empty or header-only file gives
-    an empty table that still carries the lineage columns. Raises ReadError on bad input.
+    Returns the column names as stored, in file order: as delivered, except a column matched
+    to the contract by whitespace or case, stored under the contract's name. An empty or
+    header-only file gives an empty table that still carries the lineage columns. Raises
+    ReadError on bad input.
     """
     fmt = contract.source.format
     try:
@@ -205,27 +229,62 @@ def stage_file(
                 relation, columns = _parquet_relation(conn, readable)
             else:
                 relation, columns = _json_relation(conn, readable, fmt)
+            reserved = [c for c in columns if c.casefold() in RESERVED_COLUMNS]
+            if reserved:
+                raise ValueError(
+                    f"column(s) {reserved} use names reserved for the platform's lineage "
+                    f"columns ({', '.join(sorted(RESERVED_COLUMNS))}); rename them in the file")
             delivered = literal(json.dumps(columns))  # a constant: free, unlike a list per row
             lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
                                     {**lineage, DELIVERED_COLUMNS: delivered}.items())
             if not relation:
                 conn.execute(f"create or replace table {target} as select {lineage_sql} limit 0")
                 return []
+            # a header differing from the contract's name only by whitespace or case is
+            # stored under the contract's name (collect/column_match.py)
+            stored = match_columns(contract, columns)
             # the contract's columns first, in contract order, then any others as delivered:
             # the raw table's layout then does not depend on which file arrived first
-            known = [c.source_name for c in contract.columns if c.source_name in columns]
-            ordered = known + [c for c in columns if c not in known]
-            values = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
-                               for c in ordered)
+            by_stored = {stored[c]: c for c in columns}
+            known = [c.source_name for c in contract.columns if c.source_name in by_stored]
+            ordered = known + [s for s in by_stored if s not in known]
+            values = ", ".join(f"cast({quote_ident(by_stored[s])} as varchar) as {quote_ident(s)}"
+                               for s in ordered)
+            delivered = literal(json.dumps([stored[c] for c in columns]))
+            lineage_sql = ", ".join(f"{v} as {quote_ident(k)}" for k, v in
+                                    {**lineage, DELIVERED_COLUMNS: delivered}.items())
             # Rows keep file order (DuckDB preserves insertion order), so the table's rowid
             # gives each row's number in the file without a costly window over all rows.
             conn.execute(f"create or replace table {target} as select {values}, {lineage_sql} "
                          f"from {relation}")
-            return columns
+            return [stored[c] for c in columns]
     except ValueError as exc:
         raise ReadError(path, contract, str(exc)) from None
     except duckdb.Error as exc:
-        raise ReadError(path, contract, _duckdb_detail(exc)) from None
+        detail = _duckdb_detail(exc)
+        if fmt is FileFormat.ndjson:
+            detail = _first_bad_json_line(path) or detail
+        raise ReadError(path, contract, detail) from None
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """DuckDB may name the line after a broken one: find the first that is no JSON object."""
+    try:
+        with path.open("r", encoding="utf-8", errors="strict") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+                if not isinstance(value, dict):
+                    return f"line {number} is not a JSON object (a {type(value).__name__})"
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start} is not valid utf-8 ({exc.reason})"
+    except OSError:
+        return None
+    return None
 
 
 def numbered(staged_table: str) -> str:

@@ -8,6 +8,7 @@ silently ignored field.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from enum import Enum
@@ -48,9 +49,9 @@ class Severity(str, Enum):
 class Standardization(str, Enum):
     trim = "trim"
     collapse_whitespace = "collapse_whitespace"
-    lower = "lower"
-    upper = "upper"
-    title = "title"
+    lower = "lower"  # type: ignore[assignment]  # shadows str.lower (an enum member)
+    upper = "upper"  # type: ignore[assignment]  # shadows str.upper (an enum member)
+    title = "title"  # type: ignore[assignment]  # shadows str.title (an enum member)
 
 
 class Rule(str, Enum):
@@ -89,6 +90,13 @@ class ReaderOptions(_Strict):
             raise ValueError(f"must be exactly one character, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _quote_is_not_the_delimiter(self) -> ReaderOptions:
+        if self.quote == self.delimiter:
+            raise ValueError(f"'quote' and 'delimiter' are both {self.quote!r}: no file could be "
+                             "read (a quoted value could never be told from a separator)")
+        return self
+
 
 class Source(_Strict):
     format: FileFormat
@@ -101,6 +109,21 @@ class Source(_Strict):
         default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None"],
         description="Values (after standardization) that mean 'no value'.",
     )
+
+    @field_validator("landing")
+    @classmethod
+    def _inside_the_landing_folder(cls, value: str | None) -> str | None:
+        """A glob never reaches outside the landing folder: relative, without '..'."""
+        if value is None:
+            return value
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
+            raise ValueError(f"{value!r} must be a glob relative to the landing folder, without "
+                             "'..' or an absolute path (files are only read from the landing "
+                             "folder)")
+        if not value.strip() or value.endswith("/"):
+            raise ValueError(f"{value!r} must name files, e.g. 'payments/*.csv'")
+        return value
 
 
 class Reference(_Strict):
@@ -167,6 +190,29 @@ class Column(_Strict):
                 re.compile(self.pattern)
             except re.error as exc:
                 problems.append(f"'pattern' is not a valid regular expression: {exc}")
+            else:
+                problem = _engine_problem("select regexp_matches('', ?)", [self.pattern])
+                if problem:  # the engine that runs the rule (RE2) compiles it, or no run could
+                    problems.append(f"'pattern' is not a regular expression DuckDB can run: "
+                                    f"{problem}")
+        for bound in ("min", "max"):
+            value = getattr(self, bound)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"'{bound}' must be a finite number, not {value}")
+            if isinstance(value, str) and self.type in TEMPORAL_TYPES:
+                kind = "date" if self.type is ColumnType.date else "timestamp"
+                if _engine_problem(f"select cast(? as {kind})", [value]):
+                    problems.append(f"'{bound}' {value!r} is not a {kind} (e.g. 2024-01-31)")
+        for fmt in self.formats or []:
+            problem = _engine_problem("select strptime('', ?)", [fmt], ignore="Could not parse")
+            if problem:
+                problems.append(f"'formats': {fmt!r} is not a strptime format DuckDB accepts: "
+                                f"{problem}")
+        if self.allowed_values is not None:
+            kinds = sorted({type(v).__name__ for v in self.allowed_values})
+            if len(kinds) > 1 or any(isinstance(v, (dict, list)) for v in self.allowed_values):
+                problems.append(f"'allowed_values' must all be of one simple type, got {kinds} "
+                                "(quote them, e.g. ['1', 'A'])")
         if (self.min_length is not None or self.max_length is not None) and (
             self.type is not ColumnType.string
         ):
@@ -176,6 +222,18 @@ class Column(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def _engine_problem(sql: str, params: list, ignore: str | None = None) -> str | None:
+    """None if DuckDB runs ``sql``; else its first error line (compiling what runs will)."""
+    import duckdb
+
+    try:
+        duckdb.connect().execute(sql, params).fetchall()
+    except duckdb.Error as exc:
+        text = str(exc).splitlines()[0]
+        return None if ignore and ignore in text else text
+    return None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -263,12 +321,19 @@ class SchemaPolicy(str, Enum):
     discard = "discard"
 
 
+class MissingColumns(str, Enum):
+    """What a delivered file that lacks a nullable contract column does (``columns_present``)."""
+
+    fail = "fail"  # the columns_present check fails with error severity (dataops run exits 1)
+    warn = "warn"  # the check fails with warn severity; the rows load, the column is null
+
+
 class WriteMode(str, Enum):
     """How each cleaned file is applied to the dataset's ``current`` table."""
 
     append = "append"        # keep every file's rows (re-running a file replaces its own rows)
-    replace = "replace"      # the table is the newest file's rows (a full snapshot)
-    partition = "partition"  # a file replaces the rows sharing its ``partition_by`` values
+    replace = "replace"  # type: ignore[assignment]  # the newest file's rows (a snapshot)
+    partition = "partition"  # type: ignore[assignment]  # a file replaces its partition_by rows
     merge = "merge"          # one row per key: the latest version by ``order_by`` wins
     history = "history"      # SCD type 2: every version of a key, valid_from/valid_to/is_current
 
@@ -319,6 +384,10 @@ class Contract(_Strict):
         default=SchemaPolicy.evolve,
         description="evolve: keep new columns; freeze: reject a file whose columns differ; "
                     "discard: drop unknown columns.")
+    missing_columns: MissingColumns = Field(
+        default=MissingColumns.fail,
+        description="A file without a contract column: fail (default) or warn in the "
+                    "columns_present check; the column is null in cleaned either way.")
     write: Write | None = Field(
         default=None, description="Also maintain current.<dataset> with this write mode.")
     freshness: Freshness | None = Field(

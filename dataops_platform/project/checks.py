@@ -42,7 +42,7 @@ def cross_problems(datasets: Sequence[Dataset], marts: Sequence[Mart],
         + [(m.spec.name, m.declared_in) for m in marts] \
         + [(e.spec.name, e.declared_in) for e in entities]
     for name, path in declared:
-        if name in seen:
+        if name in seen and path is not None:
             problems.items.append(ContractProblem(path, "attributes.name", f"'{name}' is declared twice "
                                                   f"(also in {seen[name]}); names are unique"))
         seen[name] = str(path)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from dataops_platform.contracts.loader import (
     ContractError,
@@ -54,7 +55,8 @@ def declarations(root: Path) -> list[Declaration]:
 
 
 def _parse(declaration: Declaration, problems: Problems) -> Any:
-    model = {DATASET: Contract, MART: MartSpec, ENTITY: EntitySpec}.get(declaration.type)
+    models: dict[str, type[BaseModel]] = {DATASET: Contract, MART: MartSpec, ENTITY: EntitySpec}
+    model = models.get(declaration.type)
     if declaration.type == PLATFORM:
         from dataops_platform.components.platform import PlatformSettings
 

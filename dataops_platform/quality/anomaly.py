@@ -85,7 +85,7 @@ def small_sample_factor(n: int) -> float:
 def rate_noise(history: Sequence[float | None], rows: int) -> float:
     """The binomial standard error of a rate over ``rows`` rows, at the history's median
     rate (at least one row's worth): below it, a change in a rate is sampling noise."""
-    past = [float(v) for v in history if _usable(v)]
+    past = [float(v) for v in history if v is not None and _usable(v)]
     if rows <= 0 or not past:
         return 0.0
     p = min(max(statistics.median(past), 1 / rows), 1 - 1 / rows) if rows > 1 else 0.5
@@ -112,7 +112,7 @@ def detect(history: Sequence[float | None], value: float | None, threshold: floa
     """
     if threshold <= 0 or min_history < MIN_HISTORY_FLOOR:
         raise ValueError(f"threshold must be > 0 and min_history >= {MIN_HISTORY_FLOOR}")
-    past = [float(v) for v in history if _usable(v)]
+    past = [float(v) for v in history if v is not None and _usable(v)]
     nan = float("nan")
     if not _usable(value):
         return Verdict(False, 0.0, nan, nan, nan, nan, nan, len(past),

@@ -7,27 +7,41 @@ the cleaning SQL and the IO manager shows up as a failed check:
 - ``contract_schema``  (blocking): the cleaned rows pass the pandera schema compiled from
   the contract, validated in bounded chunks so a large file never sits in memory at once.
 - ``quarantine_rate``  (warn): the share of quarantined rows stays under the threshold.
+- ``columns_present``  (error by default, ``missing_columns: warn`` for warn): every contract
+  column was delivered — a column no delivered header maps to would be silently all null.
 - ``reconciliation``   (blocking, when the contract lists ``reconcile`` columns): the file's
   total of each such column, parsed from raw, equals cleaned + quarantined + duplicates.
 """
 
 
+import json
 import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pandera.errors as pa_errors
 
+from dataops_platform.collect.column_match import describe_missing, missing_columns
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
-from dataops_platform.contracts.model import Column, ColumnType, Contract, Rule, Severity
+from dataops_platform.collect.readers import DELIVERED_COLUMNS
+from dataops_platform.contracts.model import (
+    Column,
+    ColumnType,
+    Contract,
+    MissingColumns,
+    Rule,
+    Severity,
+)
 from dataops_platform.quality.metrics import ANOMALIES, check_anomalies
 from dataops_platform.quality.metrics import describe as describe_anomalies
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
+from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
@@ -39,6 +53,7 @@ QUARANTINE_RATE = "quarantine_rate"
 REFERENCES = "references"
 VOLUME = "volume"
 RECONCILIATION = "reconciliation"
+COLUMNS_PRESENT = "columns_present"
 MAX_QUARANTINE_RATE = 0.25
 VALIDATION_BATCH_ROWS = 250_000
 SAMPLE_ROWS = 10
@@ -243,9 +258,10 @@ def check_reconciliation(conn: duckdb.DuckDBPyConnection, contract: Contract,
     for name in contract.reconcile:
         column = contract.column(name)
         totals = _totals(conn, contract, column, where)
-        zero = 0.0 if column.type is ColumnType.float else 0
+        zero: Any = 0.0 if column.type is ColumnType.float else 0
         raw_total = totals["raw"] if totals["raw"] is not None else zero
-        accounted = sum((v for k, v in totals.items() if k != "raw" and v is not None), zero)
+        accounted: Any = sum((v for k, v in totals.items()  # type: ignore[misc]
+                              if k != "raw" and v is not None), zero)
         for place, value in totals.items():
             metadata[f"{name}/{place}"] = str(value if value is not None else zero)
         metadata[f"{name}/difference"] = str(raw_total - accounted)  # type: ignore[operator]
@@ -273,6 +289,27 @@ def _altered_rows(conn: duckdb.DuckDBPyConnection, contract: Contract, column: C
         "no single cleaned row differs from raw: rows are missing or doubled"
 
 
+def check_columns_present(conn: duckdb.DuckDBPyConnection, contract: Contract,
+                          partition_key: str) -> dg.AssetCheckResult:
+    """Column-level conservation: every contract column came from a delivered column."""
+    severity = (dg.AssetCheckSeverity.WARN if contract.missing_columns is MissingColumns.warn
+                else dg.AssetCheckSeverity.ERROR)
+    row = fetch_one(conn, f"select {DELIVERED_COLUMNS}, _source_file from "
+                          f"{table('raw', contract.name)} where {PARTITION_COLUMN} = ? limit 1",
+                    [partition_key]) if table_exists(conn, "raw", contract.name) else ()
+    if not row or row[0] is None:
+        return dg.AssetCheckResult(passed=True, severity=severity,
+                                   metadata={"missing_columns": "none (the file has no rows)"})
+    stored = list(json.loads(row[0]))
+    missing = missing_columns(contract, stored)
+    return dg.AssetCheckResult(
+        passed=not missing, severity=severity,
+        description=(f"{row[1]}: column(s) missing, null in every cleaned row: "
+                     f"{describe_missing(contract, stored)}") if missing else None,
+        metadata={"missing_columns": ", ".join(c.name for c in missing) or "none",
+                  "file": str(row[1]), "delivered_columns": ", ".join(stored)})
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """A check of one landed file's stored rows: the same evaluator serves the Dagster
@@ -295,6 +332,11 @@ FILE_CHECKS = (
                         "contract (types, nulls, ranges, allowed values, patterns, lengths) "
                         "and the primary key is unique in the file.",
               check_contract_schema),
+    FileCheck(COLUMNS_PRESENT, lambda c: False,
+              lambda c: "Every contract column is delivered (matched by name; whitespace and "
+                        "case are forgiven): a missing column would be null in every row "
+                        f"({'error' if c.missing_columns is MissingColumns.fail else 'warn'}).",
+              check_columns_present),
     FileCheck(QUARANTINE_RATE, lambda c: False,
               lambda c: f"At most {MAX_QUARANTINE_RATE:.0%} of a file's rows are quarantined "
                         "(a higher share usually means a changed source).",
@@ -342,6 +384,6 @@ def _asset_check(spec: FileCheck, contract: Contract, cleaned: dg.AssetsDefiniti
     def file_check(context: dg.AssetCheckExecutionContext,
                    warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.get_connection() as conn:
-            return spec.evaluate(conn, contract, context.partition_key)
+            return spec.evaluate(conn, contract, require_partition_key(context.partition_key))
 
     return file_check

@@ -26,7 +26,7 @@ def _shape(column: str) -> str:
 
 def _number(value: object) -> float | None:
     try:
-        return round(float(value), 4) if value is not None else None
+        return round(float(value), 4) if value is not None else None  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
 
@@ -36,7 +36,18 @@ def profile(conn: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) 
     if not columns:
         return {}
     selected = ", ".join(quote_ident(c) for c in columns)
-    summary = conn.execute(f"summarize select {selected} from {relation}").fetchall()
+    try:
+        summary = conn.execute(f"summarize select {selected} from {relation}").fetchall()
+    except duckdb.ConversionException:
+        # DuckDB's SUMMARIZE overflows on dates/timestamps near the ends of its range (year
+        # 9999, year 1): profile those columns as text (min/max as ISO text, no mean)
+        types = {r[0]: r[1] for r in conn.execute(
+            f"describe select {selected} from {relation}").fetchall()}
+        as_text = ", ".join(
+            f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
+            if str(types.get(c, "")).upper().startswith(("DATE", "TIMESTAMP")) else quote_ident(c)
+            for c in columns)
+        summary = conn.execute(f"summarize select {as_text} from {relation}").fetchall()
     tops = conn.execute("select " + ", ".join(
         f"approx_top_k({quote_ident(c)}, {TOP_VALUES}), mode({_shape(quote_ident(c))})"
         for c in columns) + f" from (select {selected} from {relation} "

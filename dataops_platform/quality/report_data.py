@@ -180,7 +180,9 @@ def _with_schema_change(instance: dg.DagsterInstance, m: Materialization) -> Mat
 
 
 def _evaluation(event: dg.EventLogEntry | None) -> CheckRow | None:
-    data = event.dagster_event.event_specific_data if event and event.dagster_event else None
+    if event is None or event.dagster_event is None:
+        return None
+    data = event.dagster_event.event_specific_data
     return CheckRow.of(data, event.run_id) if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
@@ -191,7 +193,7 @@ def _run_info(instance: dg.DagsterInstance, run_id: str) -> RunInfo:
     failures = []
     if run.status is dg.DagsterRunStatus.FAILURE:
         for step in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-            error = step.dagster_event.event_specific_data.error if step.dagster_event else None
+            error = step.dagster_event.step_failure_data.error if step.dagster_event else None
             failures.append(f"{step.step_key}: {human_message(error)}"[:2000])
     return RunInfo(run_id, run.job_name, run.status.value, failures)
 

@@ -103,7 +103,7 @@ def _summary(data: ReportData) -> str:
     cleaned = data.cleaned
     datasets = sorted({m.dataset for m in cleaned})
     checks = data.checks
-    figures = [("datasets", len(datasets)), ("files", len(cleaned)),
+    figures: list[tuple[str, object]] = [("datasets", len(datasets)), ("files", len(cleaned)),
                ("rows in", _sum(cleaned, "rows_in")), ("cleaned", _sum(cleaned, "rows_cleaned")),
                ("quarantined", _sum(cleaned, "rows_quarantined")),
                ("duplicates", _sum(cleaned, "rows_duplicates")),

@@ -19,6 +19,7 @@ import pandas as pd
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Column, Contract, Rule
 from dataops_platform.storage.metadata import count
+from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import literal, quote_ident, table, table_exists
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import quarantine_table
@@ -146,7 +147,7 @@ def build_rule_checks(contract: Contract, cleaned: dg.AssetsDefinition,
     def column_rules(context: dg.AssetCheckExecutionContext,
                      warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
         with warehouse.get_connection() as conn:
-            results = evaluate_rules(conn, contract, context.partition_key)
+            results = evaluate_rules(conn, contract, require_partition_key(context.partition_key))
         yield from results.values()
 
     return [column_rules]

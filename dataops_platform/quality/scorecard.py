@@ -119,8 +119,9 @@ def build_scorecard(contracts: list[Contract], deps: list[dg.AssetKey]) -> dg.As
                           warehouse: Warehouse, serving_area: ServingArea) -> dg.Output[pd.DataFrame]:
         with warehouse.get_connection() as conn:
             frame = scorecard_rows(conn, context.instance, contracts, datetime.now(UTC))
-            served = serving.export_frame(conn, Path(serving_area.root), *SCORECARD_KEY.path,
-                                          frame, keep=serving_area.keep_versions)
+            served = serving.export_frame(conn, Path(serving_area.root), SCORECARD_KEY.path[0],
+                                          SCORECARD_KEY.path[1], frame,
+                                          keep=serving_area.keep_versions)
         metadata: dict = {
             "dagster/row_count": len(frame),
             "serving_file": str(served) if served else None,

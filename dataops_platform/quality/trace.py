@@ -174,7 +174,7 @@ def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
     if unknown:
         raise TraceError(f"{unknown} not among the columns of '{contract.name}': "
                          + ", ".join(c.name for c in contract.columns))
-    hits: list[RowHits] = []
+    hits: list[RowHits | None] = []
     cols = [contract.column(n) for n in conditions]
     if table_exists(conn, "raw", contract.name):
         present = set(_columns(conn, "raw", contract.name))

@@ -10,6 +10,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -87,7 +88,7 @@ def _build_resolution(spec: EntitySpec) -> dg.AssetsDefinition:
             matches = state.part(spec, "matches")
             decisions = dict(conn.execute(
                 f"select decision, count(*) from {matches} group by 1").fetchall())
-            match_meta = {
+            match_meta: dict[str, Any] = {
                 "dagster/row_count": sum(decisions.values()),
                 "pairs_scored_this_run": result.pairs_scored,
                 "decisions": {str(k): int(v) for k, v in decisions.items()},
@@ -95,7 +96,7 @@ def _build_resolution(spec: EntitySpec) -> dg.AssetsDefinition:
                 "dagster/column_schema": column_schema(conn, matches),
             }
             members = state.members(spec)
-            entity_meta = {
+            entity_meta: dict[str, Any] = {
                 "dagster/row_count": result.records,
                 "records": result.records,
                 "new_or_changed_records": result.new_records,

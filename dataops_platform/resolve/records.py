@@ -27,10 +27,10 @@ def _raw_columns(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, source: Sour
         "select column_name from information_schema.columns where table_schema = 'raw' "
         "and table_name = ?", [source.dataset]).fetchall()]
     by_name = {c.strip().lower(): c for c in columns}
-    found = {}
+    found: dict[str, str] = {}
     for field in wanted:
         column = source.raw_columns.get(field) or by_name.get(source.column(field).lower())
-        if column in columns:
+        if column is not None and column in columns:
             found[field] = column
     return found
 

@@ -242,12 +242,12 @@ def learn(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, compared
     lookalike_share = expected_h / max(all_pairs - expected_m, 1.0)
     share = expected_m / total_count
     bits, h_bits = {}, {}
-    for j, f in enumerate(spec.fields):
+    for j, fs in enumerate(spec.fields):
         seen = [bool(counts[levels[:, j] == lv].sum() or random_levels[random_levels[:, j] == lv, -1].sum())
                 for lv in range(LEVELS)]
         learned = _monotone([math.log2(m[j, lv] / u[j, lv]) for lv in range(LEVELS)], seen)
-        bits[f.name] = tuple(f.weights) if f.weights else learned
-        h_bits[f.name] = tuple(round(math.log2(h[j, lv] / u[j, lv]), 4) for lv in range(LEVELS))
+        bits[fs.name] = tuple(fs.weights) if fs.weights else learned
+        h_bits[fs.name] = tuple(round(math.log2(h[j, lv] / u[j, lv]), 4) for lv in range(LEVELS))
     tf_u = {f.name: float(u[j, 0]) for j, f in enumerate(spec.fields) if f.tf and not f.weights}
     return Model(bits=bits, prior_bits=math.log2(prior / (1 - prior)), learned=True, tf_u=tf_u,  # type: ignore[arg-type]
                  tf_floor=1.0 / n, lookalike_bits=h_bits, lookalike_share=lookalike_share,  # type: ignore[arg-type]

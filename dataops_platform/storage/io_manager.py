@@ -24,9 +24,14 @@ import dagster as dg
 import duckdb
 import pandas as pd
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _partition_where_clause
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from pydantic import Field
 
+from dataops_platform.storage.partition_keys import (
+    UnsafePartitionKey,
+    partition_filter,
+    partition_literal_filter,
+)
 from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists, transaction
 from dataops_platform.storage.warehouse import connect
 
@@ -45,6 +50,12 @@ class TableRef:
 
     def select(self, columns: str = "*") -> str:
         return f"select {columns} from {self.qualified} where {self.where}"
+
+    @classmethod
+    def of_partitions(cls, schema: str, table: str, column: str,
+                      keys: Sequence[str]) -> TableRef:
+        """The rows of the given partitions; every key is validated (UnsafePartitionKey)."""
+        return cls(schema, table, partition_literal_filter(column, keys))
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,29 @@ class StagedTables:
     cleanup: tuple[str, ...] = ()
 
 
-def _slice_where(table_slice: TableSlice) -> str:
-    if not table_slice.partition_dimensions:
-        return "true"
-    if any(not dim.partitions for dim in table_slice.partition_dimensions):
-        return "false"
-    return _partition_where_clause(table_slice.partition_dimensions)
+def _slice_where(table_slice: TableSlice) -> tuple[str, list]:
+    """The slice's rows as ``(sql, params)``: built here, with parameters, from validated
+    keys (not with dagster_duckdb's private, string-splicing ``_partition_where_clause``)."""
+    clauses: list[str] = []
+    params: list = []
+    for dim in table_slice.partition_dimensions or ():
+        expr = dim.partition_expr
+        if isinstance(dim.partitions, dg.TimeWindow):
+            clauses.append(f"{quote_ident(expr)} >= ? and {quote_ident(expr)} < ?")
+            params.extend([dim.partitions.start.replace(tzinfo=None),
+                           dim.partitions.end.replace(tzinfo=None)])
+            continue
+        sql, keys = partition_filter(expr, list(dim.partitions))
+        clauses.append(sql)
+        params.extend(keys)
+    return (" and ".join(f"({c})" for c in clauses) or "true"), params
+
+
+def _checked(table_slice: TableSlice) -> tuple[str, list]:
+    try:
+        return _slice_where(table_slice)
+    except UnsafePartitionKey as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -99,14 +127,14 @@ def ensure_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source
 
 
 def publish(conn: duckdb.DuckDBPyConnection, schema: str, name: str, source: str,
-            where: str) -> int:
+            where: str, params: Sequence[object] = ()) -> int:
     """Replace the rows matching ``where`` in schema.name with ``source``, by column name.
 
     Creates the table (even for zero rows) and adds columns it lacks. Must run inside the
     caller's transaction. Returns the number of rows inserted.
     """
     target = ensure_table(conn, schema, name, source)
-    conn.execute(f"delete from {target} where {where}")
+    conn.execute(f"delete from {target} where {where}", list(params))
     inserted = fetch_one(conn, f"insert into {target} by name select * from {source}")
     return int(inserted[0]) if inserted else 0
 
@@ -130,8 +158,8 @@ class TransactionalDuckDbClient(DuckDbClient):
     @contextmanager
     def connect(context: dg.OutputContext | dg.InputContext,
                 _table_slice: TableSlice) -> Iterator[duckdb.DuckDBPyConnection]:
-        config = context.resource_config
-        conn = connect(config["database"], timeout_s=config.get("lock_timeout_s", 120.0),
+        config: dict = dict(context.resource_config or {})
+        conn = connect(str(config["database"]), timeout_s=float(config.get("lock_timeout_s", 120.0)),
                        config=dict(config.get("connection_config") or {}))
         try:
             with transaction(conn):
@@ -145,9 +173,10 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
                       obj: pd.DataFrame, connection: duckdb.DuckDBPyConnection) -> dict:
+        where, params = _checked(table_slice)
         connection.register("_dataops_frame", obj)
         rows = publish(connection, table_slice.schema, table_slice.table,
-                       "_dataops_frame", _slice_where(table_slice))
+                       "_dataops_frame", where, params)
         connection.unregister("_dataops_frame")  # on failure the connection is discarded
         return _table_metadata(context, rows)
 
@@ -155,7 +184,11 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
                    connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if table_slice.partition_dimensions and not context.asset_partition_keys:
             return pd.DataFrame()
-        return connection.execute(DuckDbClient.get_select_statement(table_slice)).fetchdf()
+        where, params = _checked(table_slice)
+        columns = ", ".join(quote_ident(c) for c in table_slice.columns or []) or "*"
+        return connection.execute(
+            f"select {columns} from {quote_ident(table_slice.schema)}."
+            f"{quote_ident(table_slice.table)} where {where}", params).fetchdf()
 
     @property
     def supported_types(self) -> Sequence[type]:
@@ -167,13 +200,13 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
                       obj: StagedTables, connection: duckdb.DuckDBPyConnection) -> dict:
-        where = _slice_where(table_slice)
+        where, params = _checked(table_slice)
         if obj.replace_where:
             where = f"({where}) or ({obj.replace_where})"
-        rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where)
+        rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where, params)
         for target, staged in obj.side.items():
             schema, _, name = target.partition(".")
-            publish(connection, schema, name, staged, where)
+            publish(connection, schema, name, staged, where, params)
         sources = [obj.main, *obj.side.values()]
         for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
             connection.execute(f"drop table if exists {staged}")
@@ -197,9 +230,17 @@ class TableRefHandler(DbTypeHandler[TableRef]):
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice,
                    connection: duckdb.DuckDBPyConnection) -> TableRef:
-        where = _slice_where(table_slice)
-        if table_slice.partition_dimensions and not context.asset_partition_keys:
-            where = "false"
+        dimensions = table_slice.partition_dimensions or []
+        if dimensions and not context.asset_partition_keys:
+            return TableRef(table_slice.schema, table_slice.table, "false")
+        if any(isinstance(d.partitions, dg.TimeWindow) for d in dimensions):
+            raise dg.Failure("TableRef inputs support file partitions only, not time windows.")
+        try:
+            where = " and ".join(
+                f"({partition_literal_filter(d.partition_expr, list(d.partitions))})"
+                for d in dimensions) or "true"
+        except UnsafePartitionKey as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         return TableRef(table_slice.schema, table_slice.table, where)
 
     @property

@@ -16,6 +16,7 @@ from dataops_platform.contracts.model import Contract, parse_duration
 from dataops_platform.quality.profile import profile
 from dataops_platform.storage.io_manager import StagedTables, TableRef
 from dataops_platform.storage.metadata import column_schema, preview, staging_name
+from dataops_platform.storage.partition_keys import require_partition_key, validate_partition_key
 from dataops_platform.storage.sql import fetch_one
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
@@ -61,6 +62,7 @@ def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: Ta
     The evaluated table is the only intermediate: cleaned, quarantine and duplicates rows
     are written straight into their tables when the IO manager publishes them.
     """
+    validate_partition_key(partition_key)
     evaluated = staging_name("eval", contract.name, partition_key)
     plan = plan_cleaning(contract, raw.select(), _delivered(conn, raw), evaluated)
     conn.execute(plan.evaluate)
@@ -127,7 +129,8 @@ def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
     def cleaned(context: dg.AssetExecutionContext, raw: TableRef,
                 warehouse: Warehouse) -> dg.Output[StagedTables]:
         with warehouse.get_connection() as conn:
-            tables, metadata = clean_partition(conn, contract, raw, context.partition_key)
+            tables, metadata = clean_partition(conn, contract, raw,
+                                               require_partition_key(context.partition_key))
         context.log.info(
             f"{context.partition_key}: {metadata['rows_in']} in, {metadata['rows_cleaned']} "
             f"cleaned, {metadata['rows_quarantined']} quarantined, "

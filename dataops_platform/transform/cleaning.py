@@ -83,6 +83,12 @@ def _typed(column: Column, std: str) -> str:
     if column.type in (ColumnType.date, ColumnType.timestamp) and column.formats:
         formats = "[" + ", ".join(literal(f) for f in column.formats) + "]"
         return f"cast(try_strptime({std}, {formats}) as {sql_type(column)})"
+    if column.type in (ColumnType.integer, ColumnType.decimal):
+        # DuckDB rounds '2.7' to an integer 3 and '1.23456' to decimal(.., 2) 1.23: a value
+        # that does not fit its type exactly is a `type` violation, never silently changed
+        cast = f"try_cast({std} as {sql_type(column)})"
+        exact = f"try_cast({std} as double) = cast({cast} as double)"
+        return f"(case when {exact} then {cast} end)"
     return f"try_cast({std} as {sql_type(column)})"
 
 

@@ -13,6 +13,7 @@ from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_fi
 from dataops_platform.contracts.model import Contract, WriteMode
 from dataops_platform.storage.io_manager import ensure_table
 from dataops_platform.storage.metadata import column_schema, count
+from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
@@ -71,7 +72,7 @@ def build_current_asset(contract: Contract, cleaned: dg.AssetsDefinition,
     )
     def current(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:
-            metadata = apply_partition(conn, contract, context.partition_key)
+            metadata = apply_partition(conn, contract, require_partition_key(context.partition_key))
         context.log.info(f"{context.partition_key}: current.{contract.name} has "
                          f"{metadata['dagster/row_count']} rows ({write.mode.value})")
         return dg.MaterializeResult(metadata=metadata)
