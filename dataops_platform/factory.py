@@ -18,6 +18,7 @@ from dataops_platform.automation.alerts import build_alert_sensor
 from dataops_platform.automation.report_sensor import build_report_sensor
 from dataops_platform.automation.retention import build_retention
 from dataops_platform.automation.sensors import build_landing_sensor, build_sensors
+from dataops_platform.collect.extract_jobs import build_extract_jobs
 from dataops_platform.collect.lake_asset import LAKE_SENSOR, LakeDataset, build_lake_dataset
 from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.collect.raw_asset import build_raw_asset
@@ -125,6 +126,7 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
         + [c for e in entities for c in e.all_checks] + [c for d in lake_sets for c in d.checks]
     contracts = [d.contract for d in datasets] + [d.contract for d in lake_sets]
     retention_jobs, retention_schedules = build_retention(contracts)
+    extract_jobs, extract_schedules = build_extract_jobs([d.contract for d in datasets])
     scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
     definitions = dg.Definitions(
         assets=[scorecard, *(d.asset for d in lake_sets)],
@@ -137,8 +139,8 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
             tags={AUDIT_TARGET_TAG: AUDIT_PUBLISHED},
             description="Re-run the curated marts' checks on their published versions (what "
                         "users query), not on the latest candidate.")]
-           if curated else []) + retention_jobs,
-        schedules=retention_schedules,
+           if curated else []) + retention_jobs + extract_jobs,
+        schedules=retention_schedules + extract_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
             [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],

@@ -12,7 +12,6 @@ from dataops_platform.contracts import Column, ColumnType, Contract, Rule, Sever
 from dataops_platform.contracts.loader import (
     ContractError,
     ContractProblem,
-    load_contracts,
     parse_contract,
 )
 from dataops_platform.contracts.model import FileFormat, Standardization
@@ -352,59 +351,48 @@ def test_problem_str_without_field_is_just_file_and_message(tmp_path):
 # --------------------------------------------------------------------------- load_contracts
 
 
-def test_load_contracts_reports_every_problem_of_every_file(tmp_path):
+def test_load_contracts_reports_every_problem_of_every_declaration(tmp_path):
+    from dataops_platform.cli.project_commands import write_declared_project
+    from dataops_platform.project.loading import project_config
+
     def two_mistakes(d):
         d["name"] = "alpha"
         d["columns"][0]["nulable"] = True
         d.pop("owner")
 
-    alpha = write_yaml(tmp_path, "alpha", contract_data(two_mistakes))
-    beta = tmp_path / "beta.yml"
-    beta.write_text("name: beta\ncolumns: [a, b\n", encoding="utf-8")
-    write_yaml(tmp_path, "gamma", contract_data(lambda d: d.update(name="gamma")))
-    (tmp_path / "notes.txt").write_text("not: [a contract", encoding="utf-8")
-
+    project = write_declared_project(tmp_path / "p", {
+        "alpha": yaml.safe_dump(contract_data(two_mistakes)),
+        "gamma": yaml.safe_dump(contract_data(lambda d: d.update(name="gamma")))})
     with pytest.raises(ContractError) as info:
-        load_contracts(tmp_path)
-
-    error = info.value
-    assert sorted((p.file.name, p.field) for p in error.problems) == [
-        ("alpha.yaml", "columns[0] (id).nulable"),
-        ("alpha.yaml", "owner"),
-        ("beta.yml", "line 3, column 1"),
-    ]
-    text = str(error)
-    assert text.startswith("3 problem(s) in contracts:")
-    for problem in error.problems:
-        assert f"  - {problem}" in text
-    assert str(alpha) in text
-    assert str(beta) in text
+        load_project_contracts(project)
+    alpha = project_config(project).defs_dir / "datasets" / "alpha" / "defs.yaml"
+    assert sorted((p.file, p.field) for p in info.value.problems) == [
+        (alpha, "attributes.columns[0] (id).nulable"), (alpha, "attributes.owner")]
+    text = str(info.value)
+    assert text.startswith("2 problem(s) in contracts:") and str(alpha) in text
     assert "gamma" not in text
 
-
-def test_load_contracts_reads_yaml_and_yml_files(tmp_path):
-    write_yaml(tmp_path, "beta", contract_data(lambda d: d.update(name="beta")), suffix=".yml")
-    write_yaml(tmp_path, "alpha", contract_data(lambda d: d.update(name="alpha")))
-
-    assert sorted(c.name for c in load_contracts(tmp_path)) == ["alpha", "beta"]
-
-
-def test_load_contracts_of_an_empty_folder_is_empty(tmp_path):
-    assert load_contracts(tmp_path) == []
-
-
-@pytest.mark.parametrize("kind", ["missing", "file"])
-def test_load_contracts_without_a_folder_points_at_the_setting(tmp_path, kind):
-    target = tmp_path / "no-such-folder"
-    if kind == "file":
-        target.write_text("name: x\n", encoding="utf-8")
-
+    alpha.write_text("type: dataops_platform.components.Dataset\nattributes:\n  columns: [a, b\n",
+                     encoding="utf-8")
     with pytest.raises(ContractError) as info:
-        load_contracts(target)
-
+        load_project_contracts(project)
     (problem,) = info.value.problems
-    assert problem.file == target
-    assert str(target) in str(info.value)
+    assert problem.file == alpha and problem.field.startswith("line ")
+
+
+def test_a_project_needs_its_platform_declaration(tmp_path):
+    import shutil
+
+    from dataops_platform.cli.project_commands import write_declared_project
+    from dataops_platform.project.loading import project_config
+
+    project = write_declared_project(tmp_path / "p", {
+        "gamma": yaml.safe_dump(contract_data(lambda d: d.update(name="gamma")))})
+    assert [c.name for c in load_project_contracts(project)] == ["gamma"]
+    shutil.rmtree(project_config(project).defs_dir / "platform")
+    with pytest.raises(ContractError) as info:
+        load_project_contracts(project)
+    assert "needs exactly one dataops_platform.components.Platform declaration" in str(info.value)
 
 
 def test_freshness_becomes_a_dagster_policy_and_bad_durations_are_named(tmp_path):

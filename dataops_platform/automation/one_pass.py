@@ -23,6 +23,7 @@ from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Def
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import evaluate_landing, settle_ns
 from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
+from dataops_platform.collect.extract import extract_all
 from dataops_platform.collect.landing import (
     landing_base,
     partitions_def_name,
@@ -87,6 +88,7 @@ class PassResult:
     reaped: list[str] = field(default_factory=list)  # runs of a dead process, failed and freed
     held: dict[str, list[str]] = field(default_factory=dict)  # mart -> failed blocking checks upstream
     run_ids: list[str] = field(default_factory=list)  # every run the pass launched (its report)
+    extracted: list = field(default_factory=list)  # database/API extractions stored by the pass
 
     @property
     def failed_error_checks(self) -> list[CheckOutcome]:
@@ -207,6 +209,10 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
+    outcome.extracted, failed = extract_all(  # database/API sources land their new rows first
+        [d.contract for d in datasets], settings.landing_dir,
+        settings.landing_dir.parent / "extract_state", settings.lake_dir)
+    outcome.failures.extend(failed)
     every: list[LandingDataset] = [*datasets, *platform.lake_datasets]  # lake-only: kept and catalogued
     outcome.decisions = register_landed(instance, every, settings.landing_dir)
     for dataset in every:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dataops_platform.cli.entity_commands import review
+from dataops_platform.cli.extract_commands import extract
 from dataops_platform.cli.files_commands import files
 from dataops_platform.cli.project_commands import current_project, init, land_sample_data
 from dataops_platform.contracts import Contract, ContractError
@@ -516,6 +517,7 @@ def generate(rows: int, seed: int, days: int, out: str | None) -> None:
 
 
 cli.add_command(review)
+cli.add_command(extract)
 cli.add_command(init)
 cli.add_command(files)
 

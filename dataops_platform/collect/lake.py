@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from dataops_platform.collect import compression
 from dataops_platform.collect.landing import file_hash
 
 MANIFEST = "_manifest.json"
@@ -48,6 +49,8 @@ class LakeEntry:
     media_type: str
     arrived_at: str  # ISO-8601 UTC, naive (the warehouse's timestamp convention)
     folder: str = ""  # absolute folder holding the copy and the manifest (not stored)
+    member: str = ""  # a zip member delivered inside the archive kept as ``file_name``
+    details: dict | None = None  # e.g. a database extraction's query, cursor range, rows
 
     @property
     def path(self) -> Path:
@@ -60,6 +63,9 @@ class LakeEntry:
     def manifest(self) -> dict:
         data = asdict(self)
         data.pop("folder")
+        for optional in ("member", "details"):
+            if not data[optional]:
+                data.pop(optional)
         return data
 
 
@@ -134,8 +140,16 @@ def _write_once(target: Path, write: Callable[[BinaryIO], object]) -> None:
 
 
 def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path: str,
-             digest: str, *, arrived_at: datetime | None = None) -> LakeEntry:
-    """Copy ``source`` into the lake under ``key`` (idempotent) and return its entry."""
+             digest: str, *, arrived_at: datetime | None = None,
+             details: dict | None = None) -> LakeEntry:
+    """Copy ``source`` into the lake under ``key`` (idempotent) and return its entry.
+
+    A zip member (``a.zip!b.csv``) keeps the whole archive as delivered: ``digest`` is then
+    the member's hash (its partition key) and the entry records the archive's own hash."""
+    source, member = compression.split_member(source)
+    if member is not None:
+        details = {**(details or {}), "member_sha256": digest}
+        digest = file_hash(source)
     existing = find(lake_dir, dataset, key)
     if existing is not None and existing.path.exists() and existing.sha256 == digest:
         return existing
@@ -147,7 +161,8 @@ def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path:
     entry = LakeEntry(dataset=dataset, partition_key=key, landing_path=landing_path,
                       file_name=source.name, size=source.stat().st_size, sha256=digest,
                       media_type=media_type(source.name),
-                      arrived_at=arrival.isoformat(timespec="microseconds"), folder=str(folder))
+                      arrived_at=arrival.isoformat(timespec="microseconds"), folder=str(folder),
+                      member=member or "", details=details)
     copy = folder / source.name
     if copy.exists():
         copy.chmod(stat.S_IRUSR | stat.S_IWUSR)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataops_platform.collect import compression
 from dataops_platform.contracts.model import Contract
 
 HASH_CHARS = 12
@@ -21,7 +23,12 @@ _CHUNK = 1 << 20
 
 
 def file_hash(path: Path) -> str:
-    """sha256 of the file's bytes, streamed so a large file never sits in memory."""
+    """sha256 of the file's bytes, streamed so a large file never sits in memory.
+
+    A zip member's path (``a.zip!b.csv``) hashes the member's uncompressed bytes."""
+    archive, member = compression.split_member(path)
+    if member is not None:
+        return compression.member_hash(archive, member)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -84,12 +91,35 @@ class LandedFile:
         return self.name or self.relative_path
 
 
+def _patterns(contract: Contract) -> tuple[list[str], str]:
+    """The landing glob, its compressed variants and the folder's archives; the pattern a
+    zip member's base name must match."""
+    glob = contract.landing_glob
+    if contract.lake_only:  # lake-only datasets keep archives whole, as files
+        return [glob], "*"
+    folder, _, base = glob.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    patterns = [glob] + [glob + s for s in compression.compressed_suffixes()
+                         if not glob.lower().endswith(s)]
+    patterns += [f"{prefix}*{s}" for s in compression.archive_suffixes()]
+    member_pattern = "*" if base.lower().endswith(".zip") else base
+    return patterns, member_pattern
+
+
 def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
-    """Stat the files matching the contract's landing glob; never opens a file."""
+    """Stat the files matching the contract's landing glob; never opens a plain file.
+
+    Compressed variants of the glob (``*.csv.gz``, ``*.csv.zst``...) and the folder's
+    archives match too; each zip member matching the glob's file pattern is listed as
+    its own delivery ``<archive>!<member>`` (an unreadable archive as itself, so its
+    ingest fails with a message naming the problem).
+    """
     found: list[LandedFile] = []
     base = landing_root / landing_base(contract.landing_glob)
     inside = landing_root.resolve()
-    for path in sorted(landing_root.glob(contract.landing_glob)):
+    patterns, member_pattern = _patterns(contract)
+    paths = sorted({p for pattern in patterns for p in landing_root.glob(pattern)})
+    for path in paths:
         # never followed: a symlink (checked before anything follows it) or a path that
         # resolves outside the landing folder is not a delivery (see ignored())
         if path.is_symlink() or not path.resolve().is_relative_to(inside):
@@ -97,8 +127,18 @@ def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
         if not path.is_file() or path.name.startswith("."):
             continue  # editors and uploaders use dot-files while writing
         stat = path.stat()
-        found.append(LandedFile(path.relative_to(landing_root).as_posix(), stat.st_size,
-                                stat.st_mtime_ns, path.relative_to(base).as_posix()))
+        relative, name = path.relative_to(landing_root).as_posix(), path.relative_to(base).as_posix()
+        if not contract.lake_only and path.suffix.lower() == ".zip":
+            try:
+                sizes = compression.member_sizes(path, member_pattern)
+            except (OSError, zipfile.BadZipFile):
+                sizes = None  # still being written, or corrupt: registered as itself
+            if sizes is not None:
+                sep = compression.MEMBER_SEP
+                found.extend(LandedFile(f"{relative}{sep}{m}", size, stat.st_mtime_ns,
+                                        f"{name}{sep}{m}") for m, size in sizes.items())
+                continue
+        found.append(LandedFile(relative, stat.st_size, stat.st_mtime_ns, name))
     return found
 
 

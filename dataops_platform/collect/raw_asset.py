@@ -1,9 +1,14 @@
 """``raw/<dataset>``: one partition per landed file, rows exactly as delivered plus lineage."""
 
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
 
-from dataops_platform.collect import lake
+from dataops_platform.collect import compression, lake
+from dataops_platform.collect.extract import read_manifest
 from dataops_platform.collect.landing import (
     LandedFileNotFound,
     resolve_partition,
@@ -49,10 +54,24 @@ def preserved(contract: Contract, key: str, landing: LandingZone) -> lake.LakeEn
     try:
         path, digest = resolve_partition(landing.path, contract, key)
         return lake.preserve(landing.lake_path, contract.name, key, path,
-                             path.relative_to(landing.path).as_posix(), digest)
+                             path.relative_to(landing.path).as_posix(), digest,
+                             details=read_manifest(path))  # an extraction's query and cursor
     except (LandedFileNotFound, lake.LakeError) as exc:
         problem = lake.verify(entry) if entry is not None else None
         raise dg.Failure(description=str(exc) + (f"; {problem}" if problem else ""),
+                         allow_retries=False) from None
+
+
+@contextmanager
+def _plain(entry: lake.LakeEntry, landing: LandingZone) -> Iterator[Path]:
+    """The lake copy's uncompressed bytes (a zip member, a .gz...), or a Failure naming why not."""
+    try:
+        with compression.plain(entry.path, entry.member or None) as path:
+            yield path
+    except compression.CompressionError as exc:
+        raise dg.Failure(description=f"{landing.path / entry.landing_path} cannot be read: {exc}. "
+                                     "Nothing of this file was loaded; earlier files are unaffected.",
+                         metadata={"file": entry.landing_path, "problem": str(exc)},
                          allow_retries=False) from None
 
 
@@ -75,10 +94,11 @@ def build_raw_asset(contract: Contract,
             landing: LandingZone) -> dg.Output[StagedTables]:
         key = require_partition_key(context.partition_key)
         entry = preserved(contract, key, landing)
-        path, digest, relative = entry.path, entry.sha256, entry.landing_path
+        relative = entry.landing_path
+        digest = (entry.details or {}).get("member_sha256", entry.sha256)  # a zip member's own
         staged = staging_name("raw", contract.name, key)
         ingested_at = entry.arrived_at  # a rebuild reproduces the very same rows
-        with warehouse.get_connection() as conn:
+        with warehouse.get_connection() as conn, _plain(entry, landing) as path:
             try:
                 delivered = stage_file(conn, contract, path, staged, {
                     PARTITION_COLUMN: literal(key),
@@ -111,7 +131,7 @@ def build_raw_asset(contract: Contract,
             rows = count(conn, staged)
             metadata = {
                 "source_file": dg.MetadataValue.path(str(landing.path / relative)),
-                "lake_copy": dg.MetadataValue.path(str(path)),
+                "lake_copy": dg.MetadataValue.path(str(entry.path)),
                 "content_hash": digest,
                 "rows": rows,
                 "delivered_columns": ", ".join(delivered) or "(none: empty file)",

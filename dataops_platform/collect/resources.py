@@ -18,5 +18,10 @@ class LandingZone(dg.ConfigurableResource):
         return Path(self.root)
 
     @property
+    def state_path(self) -> Path:
+        """Where database/API sources keep their cursors (``extract_state`` in the home)."""
+        return Path(self.root).parent / "extract_state"
+
+    @property
     def lake_path(self) -> Path:
         return Path(self.lake_root) if self.lake_root else Path(self.root).parent / "lake"

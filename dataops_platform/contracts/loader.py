@@ -121,29 +121,6 @@ def parse_contract(path: Path) -> Contract:
     return parse_model(path, Contract, "name, source and columns")
 
 
-def contract_files(folder: Path) -> list[Path]:
-    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-
-
-def load_contracts(folder: Path) -> list[Contract]:
-    """Load every contract in ``folder``; raise one ContractError listing every problem."""
-    if not folder.is_dir():
-        raise ContractError([ContractProblem(folder, "", "contracts folder does not exist "
-                                             "(set DATAOPS_CONTRACTS to the right folder)")])
-    parsed: dict[Path, Contract] = {}
-    problems: list[ContractProblem] = []
-    files = contract_files(folder)
-    for path in files:
-        try:
-            parsed[path] = parse_contract(path)
-        except ContractError as exc:
-            problems.extend(exc.problems)
-    problems.extend(reference_problems(parsed, {p.stem for p in files}))
-    if problems:
-        raise ContractError(problems)
-    return list(parsed.values())
-
-
 def reference_problems(parsed: dict[Path, Contract], names: set[str]) -> list[ContractProblem]:
     """Every `references:` must name a dataset with a contract, and one of its columns.
 

@@ -98,8 +98,68 @@ class ReaderOptions(_Strict):
         return self
 
 
+class SourceKind(str, Enum):
+    files = "files"        # files delivered into the landing folder (the default)
+    postgres = "postgres"  # a PostgreSQL table or query, extracted by connectorx
+    mysql = "mysql"        # a MySQL/MariaDB table or query, extracted by connectorx
+    http = "http"          # a paginated JSON API
+
+
+DATABASE_KINDS = {SourceKind.postgres, SourceKind.mysql}
+
+
+class ExtractMode(str, Enum):
+    incremental = "incremental"  # rows whose cursor is beyond the last extraction's
+    full = "full"                # every row, every time (a snapshot)
+
+
+class ExtractCursor(_Strict):
+    """Where the next incremental extraction starts: the greatest value seen so far."""
+
+    column: str | None = Field(default=None, description="Database: the cursor column "
+                                                         "(updated_at, a monotonic id).")
+    field: str | None = Field(default=None, description="HTTP: the record field holding the cursor.")
+    param: str | None = Field(default=None, description="HTTP: the query parameter that sends the "
+                                                        "last cursor value (e.g. updated_since).")
+    initial: str | int | None = Field(default=None, description="Start value of the first extraction.")
+
+
+class PaginationType(str, Enum):
+    none = "none"
+    cursor = "cursor"  # the response names the next page's token (next_path), sent as 'param'
+    offset = "offset"  # offset/limit parameters
+    page = "page"      # page number parameter
+    link = "link"      # RFC 8288 Link header rel="next"
+
+
+class Pagination(_Strict):
+    type: PaginationType = PaginationType.none
+    param: str | None = Field(default=None, description="cursor: the token parameter (default "
+                                                        "'cursor'); offset: 'offset'; page: 'page'.")
+    next_path: str = Field(default="next", description="cursor: the dotted path of the next token "
+                                                       "in the response body.")
+    limit_param: str = "limit"
+    limit: Annotated[int, Field(ge=1)] = 100
+    start: int = Field(default=0, description="offset or page of the first request (page: often 1).")
+    max_pages: Annotated[int, Field(ge=1)] = 10_000
+
+
+class Schedule(_Strict):
+    """When the Dagster schedule of a database/API source extracts (visible in the UI)."""
+
+    cron: str = "0 * * * *"
+    running: bool = Field(default=False, description="Start the schedule running when the "
+                                                     "project loads (default: stopped, turned on "
+                                                     "in the UI).")
+
+
 class Source(_Strict):
-    format: FileFormat
+    kind: SourceKind = SourceKind.files
+    # never None once validated: `kind` fills it, _format_given requires it for files
+    format: FileFormat = Field(  # type: ignore[assignment]
+        default=None,
+        validate_default=True,
+        description="files: csv, ndjson, json, parquet or files; database: parquet; http: ndjson.")
     landing: str | None = Field(
         default=None,
         description="Glob relative to the landing folder; default '<dataset>/*.<format>'.",
@@ -109,6 +169,99 @@ class Source(_Strict):
         default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None"],
         description="Values (after standardization) that mean 'no value'.",
     )
+    # database and HTTP sources
+    connection_env: str | None = Field(
+        default=None, description="Database: the environment variable holding the connection URL "
+                                  "(postgresql://user@host:5432/db, mysql://user@host:3306/db).")
+    table: str | None = None
+    query: str | None = None
+    cursor: ExtractCursor | None = None
+    mode: ExtractMode | None = Field(default=None, description="incremental (with a cursor, the "
+                                                               "default then) or full.")
+    schedule: Schedule = Schedule()
+    url: str | None = Field(default=None, description="HTTP: the endpoint of the first page.")
+    params: dict[str, str | int] = Field(default_factory=dict, description="HTTP: fixed query "
+                                                                           "parameters.")
+    auth_env: str | None = Field(default=None, description="HTTP: the environment variable holding "
+                                                           "the token (sent as 'Bearer <token>').")
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    records_path: str | None = Field(default=None, description="HTTP: dotted path of the records "
+                                                               "list in each page (default: the "
+                                                               "body is the list).")
+    pagination: Pagination = Pagination()
+    max_retries: Annotated[int, Field(ge=0)] = 5
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_given(cls, value: object) -> object:
+        if value is None:  # only files come here without one: 'kind' fills the others
+            raise ValueError("is required for files (csv, ndjson, json, parquet or files)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_from_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("format") is None:
+            kind = data.get("kind", "files")
+            kind = getattr(kind, "value", kind)
+            if kind in ("postgres", "mysql"):
+                data = {**data, "format": "parquet"}
+            elif kind == "http":
+                data = {**data, "format": "ndjson"}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_consistent(self) -> Source:
+        kind = self.kind
+        extract_fields = ("connection_env", "table", "query", "cursor", "mode", "url", "auth_env",
+                          "records_path")
+        if kind is SourceKind.files:
+            given = [f for f in extract_fields if getattr(self, f) is not None]
+            if given:
+                raise ValueError(f"{given[0]}: only applies to a database or http source "
+                                 "(set 'kind: postgres|mysql|http')")
+            return self
+        if kind in DATABASE_KINDS:
+            if self.format is not FileFormat.parquet:
+                raise ValueError("format: a database source is extracted to parquet")
+            if not self.connection_env:
+                raise ValueError(f"connection_env: a {kind.value} source needs the name of the "
+                                 "environment variable holding its connection URL (never the URL "
+                                 "or a password in the contract)")
+            if (self.table is None) == (self.query is None):
+                raise ValueError("table/query: give exactly one of them")
+            if self.table is not None and not re.fullmatch(r"[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?",
+                                                           self.table):
+                raise ValueError(f"table: {self.table!r} is not a (schema.)table name")
+            if self.cursor is not None and not self.cursor.column:
+                raise ValueError("cursor.column: names the cursor column of a database source")
+            if self.url or self.auth_env or self.records_path:
+                raise ValueError("url/auth_env/records_path: only apply to an http source")
+        if kind is SourceKind.http:
+            if self.format is not FileFormat.ndjson:
+                raise ValueError("format: an http source is extracted to ndjson")
+            if not self.url:
+                raise ValueError("url: an http source needs the endpoint")
+            if self.cursor is not None and not self.cursor.field:
+                raise ValueError("cursor.field: names the record field holding the cursor")
+            if self.connection_env or self.table or self.query:
+                raise ValueError("connection_env/table/query: only apply to a database source")
+        if self.mode is ExtractMode.incremental and self.cursor is None:
+            raise ValueError("mode: incremental needs a cursor (column/field and initial value)")
+        if self.mode is ExtractMode.full and self.cursor is not None:
+            raise ValueError("mode: full takes every row; remove the cursor or use incremental")
+        return self
+
+    @property
+    def extracted(self) -> bool:
+        """Pulled by the platform (database, API) rather than delivered as files."""
+        return self.kind is not SourceKind.files
+
+    @property
+    def extract_mode(self) -> ExtractMode:
+        return self.mode or (ExtractMode.incremental if self.cursor else ExtractMode.full)
 
     @field_validator("landing")
     @classmethod
