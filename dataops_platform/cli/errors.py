@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if DEBUG_FLAG in args:
         args.remove(DEBUG_FLAG)
         os.environ[DEBUG_ENV] = "1"  # read by one_pass.QUIET when it is imported below
+    if not debug:  # Dagster's beta/preview notices are for platform developers, not CLI users
+        warnings.filterwarnings("ignore", message=r".* is currently in (beta|preview)")
     from dataops_platform.cli.main import cli
 
     try:
