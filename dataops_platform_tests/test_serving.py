@@ -33,14 +33,15 @@ def test_a_reader_queries_served_tables_in_a_loop_while_runs_publish(
                                str(out)])
     try:
         time.sleep(1.0)
-        for batch in (1, 2, 3):  # each pass publishes a new version of every mart
+        for batch in (1, 2, 3):  # each pass publishes a new version of every mart over orders
             land(f"orders/orders_batch{batch}.ndjson", known_customer_orders(batch, 40 * batch))
             result = one_pass()
             assert result.ok, result.failures
             for name, state in _published_state(query).items():
                 published[name].add(state)
-        # 4 passes, each publishing the 4 marts and the golden customers
-        assert query("select count(*) from publish.history where action = 'publish'")[0][0] == 20
+        # the first pass publishes the 4 marts and the golden customers; the next three only
+        # the 4 marts built from orders (the customers did not change: no new golden version)
+        assert query("select count(*) from publish.history where action = 'publish'")[0][0] == 17
     finally:
         stop.touch()
         reader.wait(timeout=60)
@@ -51,7 +52,8 @@ def test_a_reader_queries_served_tables_in_a_loop_while_runs_publish(
     assert report["queries"] > 30
     for name, states in report["seen"].items():
         assert {tuple(s) for s in states} <= published[name], (name, states, published[name])
-        assert len(states) >= 2, name  # it did read while versions were being published
+        if len(published[name]) > 1:  # it did read while versions were being published
+            assert len(states) >= 2, name
 
 
 def test_a_reader_holding_views_sql_keeps_its_files_while_the_version_is_retained(tmp_path):

@@ -15,6 +15,7 @@ from dataops_platform.contracts.loader import ContractError
 from dataops_platform.factory import build_platform
 from dataops_platform.project.loading import project_config
 from dataops_platform.project.validate import validate_project
+from dataops_platform_tests.project_files import SAMPLE_DATA
 
 MART_YAML = """\
 type: dataops_platform.components.Mart
@@ -140,3 +141,30 @@ def test_mart_declarations_are_validated_naming_file_and_field(settings):
     assert result.exit_code == 1
     assert "orders_per_status.sql does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+def test_only_marts_whose_inputs_changed_get_a_new_version(settings, land, land_samples,
+                                                           one_pass, query):
+    def published() -> dict[str, int]:
+        return dict(query("select table_name, max(version) from publish.versions "
+                          "where status = 'published' group by 1"))
+
+    land_samples()
+    assert one_pass().ok
+    first = published()
+    assert first["curated.daily_revenue"] == 1 and first["curated.customer_golden"] == 1
+
+    assert one_pass().ok  # nothing new: nothing rebuilt, no version published
+    assert published() == first
+
+    # a new web-shop export feeds the customer entity only: its golden records get a new
+    # version, the order marts keep theirs
+    sample = next((SAMPLE_DATA / "webshop_customers").glob("*.csv"))
+    lines = sample.read_text(encoding="utf-8").splitlines(keepends=True)
+    land("webshop_customers/webshop_customers_2026-11-03.csv", "".join(lines[:-1]))
+    assert one_pass().ok
+    after = published()
+    assert after["curated.customer_golden"] == 2
+    unchanged = ("curated.daily_revenue", "curated.enriched_orders", "curated.customer_tier_history",
+                 "curated.customer_lifetime_value")
+    assert {t: after[t] for t in unchanged} == {t: first[t] for t in unchanged}

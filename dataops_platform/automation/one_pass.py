@@ -229,8 +229,8 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
                                             raise_on_error=False, run_config=QUIET,
                                             tags=cli_tags())
             collect_result(result, outcome)
-    rebuild = any(outcome.processed.values()) or _curated_behind(defs, instance)
-    ready = _ready_curated(defs, instance, outcome.held) if rebuild else []
+    stale = _curated_behind(defs, instance)
+    ready = [k for k in _ready_curated(defs, instance, outcome.held) if k in stale] if stale else []
     if ready:
         result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
@@ -273,23 +273,32 @@ def _code_changed(graph: AssetGraph, instance: dg.DagsterInstance, key: dg.Asset
     return built is not None and built != wanted
 
 
-def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> bool:
-    """Some curated asset is older than what it is built from (e.g. a run was killed while
-    building or publishing it) or than its declaration — unless a failed audit holds its
-    publish step back."""
+def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> set[dg.AssetKey]:
+    """Curated assets older than what they are built from (new data upstream, or a run killed
+    while building or publishing them) or than their declaration, with everything curated
+    downstream of them — unless a failed audit holds a publish step back. Only these are
+    rebuilt: a mart whose inputs did not change keeps its published version."""
     graph = defs.resolve_asset_graph()
+    behind: set[dg.AssetKey] = set()
     for key in graph.materializable_asset_keys:
         if key.path[0] not in CURATED_PREFIXES:
             continue
         if _code_changed(graph, instance, key):
-            return True
+            behind.add(key)
+            continue
         own = _latest_id(instance, key)
         parents = [p for p in graph.get(key).parent_keys if _latest_id(instance, p) is not None]
         newer = any(own is None or (_latest_id(instance, p) or 0) > own for p in parents)
         if newer and not any(_failed_blocking_checks(graph, instance, p) for p in parents
                              if graph.get(p).tags.get(PUBLISHES_TAG)):
-            return True
-    return False
+            behind.add(key)
+    frontier = list(behind)  # what is built from a stale asset is rebuilt in the same run
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            if child.path[0] in CURATED_PREFIXES and child not in behind:
+                behind.add(child)
+                frontier.append(child)
+    return behind
 
 
 def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
