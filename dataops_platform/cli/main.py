@@ -21,6 +21,7 @@ from dataops_platform.cli.extract_commands import extract
 from dataops_platform.cli.files_commands import files
 from dataops_platform.cli.project_commands import current_project, init, land_sample_data
 from dataops_platform.contracts import Contract, ContractError
+from dataops_platform.project.loading import example_project
 from dataops_platform.settings import HOME_ENV, PROJECT_ENV, Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
@@ -112,6 +113,9 @@ def demo(home: str | None, rows: int | None, reset: bool) -> None:
                   "--home (the demo always starts from a fresh home).")
         shutil.rmtree(target)
     settings = _settings(home)
+    if rows is not None and settings.project_dir != example_project().resolve():
+        _fail("--rows generates the example project's files (orders, customers, products); "
+              f"{settings.project_dir} declares its own datasets: land your files instead.")
     settings.ensure()
     if rows is None:
         land_sample_data(settings)
