@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from dataops_platform.cli.project_commands import declaration
 from dataops_platform.contracts.model import Contract
 from dataops_platform.project.loading import project_config
 from dataops_platform.project.validate import DATASET, ENTITY, load_contracts
@@ -18,8 +19,7 @@ SAMPLE_DATA = EXAMPLE / "sample_data"
 
 
 def wrap(kind: str, text: str) -> str:
-    body = "\n".join(("  " + line) if line.strip() else "" for line in text.rstrip("\n").split("\n"))
-    return f"type: {kind}\nattributes:\n{body}\n"
+    return declaration(kind, text)
 
 
 def unwrap(text: str) -> str:

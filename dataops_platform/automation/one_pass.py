@@ -280,15 +280,22 @@ def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> set[d
     rebuilt: a mart whose inputs did not change keeps its published version."""
     graph = defs.resolve_asset_graph()
     behind: set[dg.AssetKey] = set()
+    latest: dict[dg.AssetKey, int | None] = {}  # one event-log query per asset, not per edge
+
+    def latest_id(key: dg.AssetKey) -> int | None:
+        if key not in latest:
+            latest[key] = _latest_id(instance, key)
+        return latest[key]
+
     for key in graph.materializable_asset_keys:
         if key.path[0] not in CURATED_PREFIXES:
             continue
         if _code_changed(graph, instance, key):
             behind.add(key)
             continue
-        own = _latest_id(instance, key)
-        parents = [p for p in graph.get(key).parent_keys if _latest_id(instance, p) is not None]
-        newer = any(own is None or (_latest_id(instance, p) or 0) > own for p in parents)
+        own = latest_id(key)
+        parents = [p for p in graph.get(key).parent_keys if latest_id(p) is not None]
+        newer = any(own is None or (latest_id(p) or 0) > own for p in parents)
         if newer and not any(_failed_blocking_checks(graph, instance, p) for p in parents
                              if graph.get(p).tags.get(PUBLISHES_TAG)):
             behind.add(key)

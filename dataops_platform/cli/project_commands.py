@@ -89,13 +89,18 @@ def write_declared_project(target: Path, datasets: dict[str, str],
     shutil.rmtree(target / SAMPLE_DATA, ignore_errors=True)
     for kind, declared in (("Dataset", datasets), ("Entity", entities or {})):
         for name, text in declared.items():
-            body = "\n".join(("  " + line) if line.strip() else ""
-                             for line in text.rstrip("\n").split("\n"))
             path = defs / ("datasets" if kind == "Dataset" else "entities") / name / "defs.yaml"
             path.parent.mkdir(parents=True)
-            path.write_text(f"type: dataops_platform.components.{kind}\nattributes:\n{body}\n",
+            path.write_text(declaration(f"dataops_platform.components.{kind}", text),
                             encoding="utf-8")
     return target
+
+
+def declaration(component_type: str, attributes: str) -> str:
+    """A ``defs.yaml`` declaring ``component_type`` with ``attributes`` (YAML text)."""
+    body = "\n".join(("  " + line) if line.strip() else ""
+                     for line in attributes.rstrip("\n").split("\n"))
+    return f"type: {component_type}\nattributes:\n{body}\n"
 
 
 @click.command()
