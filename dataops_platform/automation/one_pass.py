@@ -8,7 +8,6 @@ folder, so runs made here show up in the UI's history.
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import socket
 import sys
@@ -21,16 +20,14 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
 
 from dataops_platform.automation.alerts import human_message
-from dataops_platform.automation.sensors import evaluate_landing, settle_ns
-from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
-from dataops_platform.collect.extract import extract_all
-from dataops_platform.collect.landing import (
-    landing_base,
-    partitions_def_name,
-    scan,
-    slug,
-    split_partition_key,
+from dataops_platform.automation.sensors import (
+    evaluate_landing,
+    registered_partitions,
+    settle_ns,
 )
+from dataops_platform.collect.decisions import Action, Decision
+from dataops_platform.collect.extract import extract_all
+from dataops_platform.collect.landing import partitions_def_name, scan
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.quality.check_history import evaluation_of, latest_records
@@ -100,29 +97,22 @@ class PassResult:
 
 
 def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingDataset],
-                    landing_root: Path) -> dict[str, list]:
-    """Register new/changed files as partitions, exactly as the sensor would."""
-    known = {d.contract.name: DatasetCursor.from_partition_keys(
-        instance.get_dynamic_partitions(partitions_def_name(d.contract))) for d in datasets}
+                    landing_root: Path) -> dict[str, list[Decision]]:
+    """Register new/changed files as partitions: the sensor's decision, against the same
+    record of registered files (the instance's partitions)."""
     wait_s = settle_wait_s(datasets, landing_root)
     if wait_s > 0:  # the settle setting applies here too: a fresh file gets its settle time
         time.sleep(wait_s)
-    # First look records sizes and mtimes; the second, a moment later, decides.
-    _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
-                                      now_ns=0)
-    time.sleep(OBSERVE_GAP_S)
+    cursor = None
+    if settle_ns() <= 0:  # no settle time: two looks a moment apart tell a finished file
+        registered = registered_partitions(instance, datasets)
+        _, _, cursor, _ = evaluate_landing(datasets, landing_root, None, registered=registered,
+                                           now_ns=0)
+        time.sleep(OBSERVE_GAP_S)
     # no hashing budget here: a headless pass takes everything that has landed
-    _, requests, _, decisions = evaluate_landing(datasets, landing_root, None,
-                                                 previous=decode_cursor(first),
-                                                 max_hashes=sys.maxsize)
-    for dataset in datasets:  # a file's own registered content is not a re-delivery
-        base = landing_base(dataset.contract.landing_glob)
-        decisions[dataset.contract.name] = [
-            Decision(d.relative_path, Action.unchanged)
-            if d.action is Action.duplicate and d.duplicate_of is not None
-            and split_partition_key(d.duplicate_of)[0]
-            == slug(posixpath.relpath(d.relative_path, base or ".")) else d
-            for d in decisions[dataset.contract.name]]
+    _, requests, _, decisions = evaluate_landing(
+        datasets, landing_root, cursor, registered=registered_partitions(instance, datasets),
+        max_hashes=sys.maxsize)
     for request in requests:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name,
