@@ -74,6 +74,16 @@ class CheckOutcome:
     metadata: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RunTiming:
+    """How long one run of the pass took, and where the time went."""
+
+    job: str
+    partition: str | None
+    seconds: float
+    steps: tuple[tuple[str, float], ...]  # (step, seconds), slowest first
+
+
 @dataclass
 class PassResult:
     """What one pass did: decisions per dataset, failed runs, check outcomes."""
@@ -86,6 +96,7 @@ class PassResult:
     held: dict[str, list[str]] = field(default_factory=dict)  # mart -> failed blocking checks upstream
     run_ids: list[str] = field(default_factory=list)  # every run the pass launched (its report)
     extracted: list = field(default_factory=list)  # database/API extractions stored by the pass
+    timings: list[RunTiming] = field(default_factory=list)  # one per run, in launch order
 
     @property
     def failed_error_checks(self) -> list[CheckOutcome]:
@@ -177,6 +188,31 @@ def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]
             if k not in done]
 
 
+SECONDS_TAG = "dataops/seconds"  # a run's wall time, on the run (the UI shows it as a tag)
+
+
+def record_timing(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult,
+                  seconds: float) -> RunTiming:
+    """The run's wall time and its steps' durations, kept on the run as a tag too."""
+    steps = sorted(((s.step_key, (s.end_time or 0.0) - (s.start_time or 0.0))
+                    for s in instance.get_run_step_stats(result.run_id)
+                    if s.start_time is not None and s.end_time is not None),
+                   key=lambda item: -item[1])
+    instance.add_run_tags(result.run_id, {SECONDS_TAG: f"{seconds:.2f}"})
+    return RunTiming(result.dagster_run.job_name,
+                     result.dagster_run.tags.get("dagster/partition"), seconds, tuple(steps))
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, outcome: PassResult,
+             **kwargs: object) -> None:
+    """One run of the pass, in this process, its result and timing collected."""
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                    tags=cli_tags(), **kwargs)  # type: ignore[arg-type]
+    outcome.timings.append(record_timing(instance, result, time.perf_counter() - started))
+    collect_result(result, outcome)
+
+
 def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
     into.run_ids.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
@@ -215,17 +251,12 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
-            result = job.execute_in_process(instance=instance, partition_key=key,
-                                            raise_on_error=False, run_config=QUIET,
-                                            tags=cli_tags())
-            collect_result(result, outcome)
+            _execute(job, instance, outcome, partition_key=key)
     stale = _curated_behind(defs, instance)
     ready = [k for k in _ready_curated(defs, instance, outcome.held) if k in stale] if stale else []
     if ready:
-        result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
-            tags=cli_tags())
-        collect_result(result, outcome)
+        _execute(defs.resolve_job_def(CURATED_JOB.name), instance, outcome,
+                 asset_selection=ready)
     return outcome
 
 
