@@ -4,6 +4,14 @@ the UI answers and until every curated asset has materialized, beside `dataops d
 headless path) measured in the same run, and the machine's load.
 
     .venv/bin/python benchmarks/ui_path.py [--timeout 1800] [--port 3399]
+
+Two more modes measure the daemon path on files landing into a running `dataops up`:
+
+    --one-row            one customers file of one row: seconds from landing until its
+                         cleaned partition and checks are done, and the run's own time
+                         (RUN_START to RUN_SUCCESS: the work after the run starts)
+    --small-files N      N customers files of --rows rows each, landed at once: seconds
+                         until every one is cleaned, runs made, files per minute
 """
 
 from __future__ import annotations
@@ -86,11 +94,85 @@ def cli_path() -> dict:
     return {"demo_s": round(time.perf_counter() - started, 1), "exit_code": done.returncode}
 
 
+CUSTOMERS_HEADER = "Kundennummer;Vorname;Nachname;E-Mail;Ort;Land;Anmeldedatum;Segment\n"
+
+
+def _customers(file_no: int, rows: int) -> bytes:
+    lines = [f"{file_no * 1_000_000 + i};Ann{i};Lee;a{file_no}x{i}@example.de;Köln;DE;"
+             f"2024-01-02;consumer\n" for i in range(rows)]
+    return (CUSTOMERS_HEADER + "".join(lines)).encode("latin-1")
+
+
+def daemon_files(files: int, rows: int, timeout: float, port: int) -> dict:
+    """Land ``files`` files at once into a running `dataops up` (no sample data) and time
+    the daemon path until each is cleaned with its checks."""
+    home = Path(tempfile.mkdtemp(prefix="daemon-files-"))
+    env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_SETTLE_SECONDS": "0"}
+    env.pop("DATAOPS_PROJECT", None)
+    process = subprocess.Popen([*DATAOPS, "up", "--no-sample-data", "--port", str(port)],
+                               env=env, cwd=CHECKOUT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    result: dict = {"files": files, "rows_per_file": rows}
+    cleaned = dg.AssetKey(["cleaned", "customers"])
+    try:
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:  # the UI and daemon are up
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        result["ui_up_s"] = round(time.perf_counter() - started, 1)
+        landing = home / "landing" / "customers"
+        landing.mkdir(parents=True, exist_ok=True)
+        landed = time.perf_counter()
+        for i in range(files):  # written under a hidden name, then renamed: whole on arrival
+            temporary = landing / f".f{i:04d}.csv"
+            temporary.write_bytes(_customers(i, rows))
+            temporary.rename(landing / f"f{i:04d}.csv")
+        while time.perf_counter() - landed < timeout:
+            with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+                done = instance.get_materialized_partitions(cleaned)
+                if len(done) >= files:
+                    result["landing_to_all_cleaned_s"] = round(time.perf_counter() - landed, 1)
+                    runs = [r for r in instance.get_run_records()
+                            if r.dagster_run.job_name == "process_customers"]
+                    own = sorted(r.end_time - r.start_time for r in runs
+                                 if r.start_time and r.end_time)
+                    result["runs"] = len(runs)
+                    result["run_seconds_median"] = round(own[len(own) // 2], 2) if own else None
+                    result["files_per_minute"] = round(
+                        60 * files / result["landing_to_all_cleaned_s"], 1)
+                    break
+            time.sleep(WAIT_S / 4)
+        else:
+            result["timed_out_after_s"] = timeout
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--port", type=int, default=3399)
+    parser.add_argument("--one-row", action="store_true")
+    parser.add_argument("--small-files", type=int, default=0)
+    parser.add_argument("--rows", type=int, default=2000)
     args = parser.parse_args()
+    if args.one_row or args.small_files:
+        files, rows = (1, 1) if args.one_row else (args.small_files, args.rows)
+        before = os.getloadavg()
+        figures = {"cpus": os.cpu_count(), "load_before": [round(x, 2) for x in before],
+                   "daemon": daemon_files(files, rows, args.timeout, args.port),
+                   "load_after": [round(x, 2) for x in os.getloadavg()]}
+        print(json.dumps(figures, indent=2))
+        return
     load_before = os.getloadavg()
     figures = {"cpus": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
                "cli": cli_path(), "ui": ui_path(args.timeout, args.port),
