@@ -83,9 +83,8 @@ def test_pass_report_names_failed_checks_and_matches_the_warehouse(settings, lan
     land_samples()
     result = one_pass()
     # one run per processed file (two customers, products, three orders files, the web shop's
-    # accounts), one for the marts and entities
-    # one run per file, then the curated assets in two rounds of automation (as the daemon
-    # would in two ticks): customer_golden waits until the entities it reads exist
+    # accounts), then the curated assets in two rounds of automation (as the daemon would in
+    # two ticks): customer_golden waits until the entities it reads exist
     assert len(result.run_ids) == sum(map(len, result.processed.values())) + 2 == 9
     with dg.DagsterInstance.get() as instance:
         targets = ReportTargets.of(build_platform(settings).definitions)
