@@ -104,10 +104,12 @@ def test_demo_accounts_for_every_row_and_run_is_idempotent(settings, tmp_path):
     assert orders[1:4] == ["3", "3", "1"]
     assert int(orders[4]) == int(orders[5]) + int(orders[6]) + int(orders[7]) == 2000
     # 8 file checks (incl. columns_present) + the schema-change check per file; the demo's
-    # unknown customers/products fail `references` (warn) per file
-    assert orders[8] == "24/27"
-    assert "ERROR" not in demo.output
-    assert demo.output.count("WARN  check failed: cleaned/orders references") == 3
+    # planted unknown customers/products and dirty values stay within max_violation_rate:
+    # reported (quarantine counts, NOTE lines), not failed — the demo is green
+    assert orders[8] == "27/27"
+    assert orders[9] == "24/24"  # every column's rule check passes, with its counts
+    assert "ERROR" not in demo.output and "check failed" not in demo.output
+    assert "NOTE  rules caught rows in cleaned/orders:" in demo.output
 
     again = runner.invoke(cli, ["run", "--home", str(home)])
     assert again.exit_code == 0, again.output

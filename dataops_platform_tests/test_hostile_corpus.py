@@ -416,6 +416,10 @@ CONTRACT_CASES = [
     ("nullable-primary-key", _column(primary_key=["label"]), ["primary_key", "nullable"]),
     ("two-columns-one-source", _with_column(2, rename_from="id"), ["same source column"]),
     ("sql-in-name", {**_column(), "name": "x; drop table raw.things"}, ["name"]),
+    ("violation-rate-above-1", _column(max_violation_rate=1.5), ["max_violation_rate", "1"]),
+    ("violation-rate-nan", _column(max_violation_rate=float("nan")), ["max_violation_rate"]),
+    ("column-violation-rate-negative", _with_column(2, max_violation_rate=-0.1),
+     ["columns[2]", "max_violation_rate"]),
 ]
 
 
