@@ -300,7 +300,9 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
     from dataops_platform.quality.trace import (
         TraceError,
         known_files,
+        landing_relative,
         parse_conditions,
+        skipped_delivery,
         trace_file,
         trace_rows,
     )
@@ -322,7 +324,13 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
             if not hits:
                 sys.exit(1)
         else:
+            target = landing_relative(settings.landing_dir, target)  # a full landing path too
             traces = trace_file(conn, contracts, instance, target)
+            skipped = None if traces else skipped_delivery(conn, contracts,
+                                                           settings.landing_dir, target)
+            if skipped:
+                click.echo(skipped)
+                return
             if not traces:
                 files = known_files(conn, contracts)
                 _fail(f"No stored file matches '{target}'. Files in the warehouse: "
