@@ -317,6 +317,10 @@ class Column(_Strict):
     severity: dict[Rule, Severity] = Field(
         default_factory=dict, description="Per-rule severity; rules not named are 'error'."
     )
+    allow_non_finite: bool = Field(
+        default=False, description="float only: NaN, inf and -inf (and numbers too large, "
+                                   "which overflow to inf) are kept instead of being `type` "
+                                   "violations.")
     max_violation_rate: ViolationRate | None = Field(
         default=None, description="This column's share of a file's rows its rules (and its "
                                   "references) may catch before its check fails; default: "
@@ -333,6 +337,9 @@ class Column(_Strict):
     @model_validator(mode="after")
     def _rules_fit_the_type(self) -> Column:
         problems: list[str] = []
+        if self.allow_non_finite and self.type is not ColumnType.float:
+            problems.append(f"'allow_non_finite' only applies to float columns, not "
+                            f"{self.type.value}")
         if self.formats is not None and self.type not in TEMPORAL_TYPES:
             problems.append(f"'formats' only applies to date/timestamp columns, not {self.type.value}")
         if (self.min is not None or self.max is not None) and not (
