@@ -85,32 +85,6 @@ def test_dirt_within_the_rate_passes_with_counts_and_past_it_fails_by_name(setti
     assert strict_refs.metadata["over_max_violation_rate"].value == "kind: 8.11% > 5.00%"
 
 
-def test_orphans_past_the_rate_fail_the_references_check_with_the_rates_named(
-        settings, land, query):
-    strict = {**THINGS, "columns": [*THINGS["columns"][:2],
-                                     {**THINGS["columns"][2], "max_violation_rate": 0.01}]}
-    only_contracts(contracts_dir(settings), KINDS, strict)
-    land("kinds/kinds.csv", "kind\nk1\n")
-    land("things/t.csv", "id,label,kind\n1,a,k1\n2,a,k1\n3,a,k7\n")
-    out = CliRunner().invoke(cli, ["run"])
-    assert out.exit_code == 0, out.output
-    assert "WARN  check failed: cleaned/things references [t.csv@" in out.output
-
-    from dataops_platform.project.validate import load_contracts
-    from dataops_platform.quality.checks import check_references
-
-    contract = next(c for c in load_contracts(settings.project_dir) if c.name == "things")
-    (key,) = query("select distinct _partition from raw.things")[0]
-    conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        result = check_references(conn, contract, key)
-    finally:
-        conn.close()
-    assert not result.passed and result.severity.value == "WARN"
-    assert result.metadata["failing_rows"].value == 1
-    assert result.metadata["over_max_violation_rate"].value == "kind: 33.33% > 1.00%"
-
-
 def test_profile_distinct_counts_are_exact_for_small_files():
     conn = duckdb.connect()
     conn.execute("create table t as select 'ORD-' || lpad(cast(i as varchar), 7, '0') as k, "

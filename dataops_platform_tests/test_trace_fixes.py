@@ -43,7 +43,7 @@ def test_trace_names_the_run_that_built_each_layer(settings, land, query):
     assert f"  runs: raw {raw_run.run_id}; cleaned {cleaned_run.run_id}" in out.output
 
 
-def test_trace_finds_a_value_written_as_delivered_and_a_file_by_its_landing_path(
+def test_trace_finds_values_as_delivered_files_by_landing_path_and_skipped_redeliveries(
         settings, land, one_pass, monkeypatch):
     path = land("orders/o.ndjson", _orders())
     assert one_pass().ok
@@ -68,18 +68,14 @@ def test_trace_finds_a_value_written_as_delivered_and_a_file_by_its_landing_path
         assert by_path.exit_code == 0, (target, by_path.output)
         assert by_path.output == by_name.output
 
-
-def test_trace_of_a_skipped_identical_redelivery_names_the_file_it_repeats(settings, land,
-                                                                         one_pass):
-    land("orders/o.ndjson", _orders())
-    assert one_pass().ok
-    land("orders/o_resend.ndjson", _orders())  # the same bytes under another name
+    # an identical re-delivery under another name is skipped, and trace says of what
+    land("orders/o_resend.ndjson", _orders())  # the same bytes
     result = one_pass()
     assert result.ok and not result.processed["orders"]
-    out = CliRunner().invoke(cli, ["trace", "o_resend.ndjson"])
-    assert out.exit_code == 0, out.output
+    skipped = runner.invoke(cli, ["trace", "o_resend.ndjson"])
+    assert skipped.exit_code == 0, skipped.output
     assert "orders/o_resend.ndjson (dataset orders) was skipped: same content as " \
-           "orders/o.ndjson (partition o.ndjson@" in out.output
-    assert "No stored file" not in out.output and "Traceback" not in out.output
-    missing = CliRunner().invoke(cli, ["trace", "never.ndjson"])
+           "orders/o.ndjson (partition o.ndjson@" in skipped.output
+    assert "No stored file" not in skipped.output and "Traceback" not in skipped.output
+    missing = runner.invoke(cli, ["trace", "never.ndjson"])
     assert missing.exit_code == 1 and "No stored file matches 'never.ndjson'" in missing.output
