@@ -92,12 +92,12 @@ FILE_CASES = [
     C("utf16-undeclared", "things/utf16.csv", (HEADER + "1,a,1\n").encode("utf-16"), "fail",
       says="utf-8"),
     C("latin1-as-utf8", "things/latin1.csv", (HEADER + "1,a,1\n2,Köln,2\n").encode("latin-1"),
-      "fail", says="utf-8"),
+      "fail", says="line 3, byte 24 (0xf6) is not valid utf-8"),
     C("crlf", "things/crlf.csv", b"id,label,price\r\n1,a,1\r\n2,b,2\r\n", "load", rows=2),
     C("cr-only", "things/cr-only.csv", b"id,label,price\r1,a,1\r2,b,2\r", "load", rows=2),
-    # DuckDB reads one line-ending style per file: mixed ones reject the file (no line named)
+    # DuckDB reads one line-ending style per file: mixed ones reject the file, naming the line
     C("mixed-endings", "things/mixed.csv", b"id,label,price\r\n1,a,1\n2,b,2\r3,c,3\r\n", "fail",
-      says="cannot be read"),
+      says="line 2 ends with \\n (Unix) but line 1 with \\r\\n"),
     C("ragged-short", "things/ragged-short.csv", (HEADER + "1,a,1\n2,b\n").encode(), "fail",
       says="line: 3"),
     C("ragged-long", "things/ragged-long.csv", (HEADER + "1,a,1\n2,b,2,extra\n").encode(),
@@ -176,12 +176,11 @@ FILE_CASES = [
     # ---------------------------------------------------------------- NDJSON
     C("ndjson-broken-line", "events/broken.ndjson", b'{"id": 1}\n{"id": 2\n{"id": 3}\n', "fail",
       says="line 2"),
-    pytest.param(C("ndjson-dates-out-of-range", "events/dates.ndjson",
+    # DuckDB's full range (years 1, 3000, 9999) through every step, pandera included
+    C("ndjson-dates-out-of-range", "events/dates.ndjson",
       b'{"id": 1, "day": "9999-12-31", "at": "3000-01-01T00:00:00"}\n'
       b'{"id": 2, "day": "0001-01-01", "at": "0001-01-01 00:00:00"}\n'
       b'{"id": 3, "day": "2026-02-30", "at": "2026-13-01T00:00:00"}\n', "load", rows=3),
-      marks=pytest.mark.xfail(strict=True, reason="issue 16: pandera coerces dates/timestamps to "
-                              "datetime64[ns], so years 1 and 3000+ fail contract_schema")),
     C("ndjson-nested", "events/nested.ndjson",
       b'{"id": 1, "payload": {"a": [1, {"b": [[[[[[1]]]]]]}]}}\n', "load", rows=1),
     C("ndjson-blank-lines", "events/blank.ndjson", b'{"id": 1}\n\n{"id": 2}\n', "load", rows=2),
@@ -360,6 +359,36 @@ def test_file_case(corpus, case):
             assert raw == case.rows
 
 
+def test_dates_over_duckdbs_full_range_pass_every_step_and_keep_their_values(corpus):
+    key = corpus.keys["ndjson-dates-out-of-range"]
+    checks = {c.check: c.passed for c in corpus.result.checks if c.partition == key}
+    assert checks["contract_schema"] and checks["row_conservation"], checks  # pandera included
+    assert corpus.query("select id, cast(day as varchar), cast(\"at\" as varchar) "
+                        "from cleaned.events where _partition = ? order by id", [key]) == [
+        (1, "9999-12-31", "3000-01-01 00:00:00"), (2, "0001-01-01", "0001-01-01 00:00:00")]
+    assert corpus.query("select _row_number, rule from quarantine.events where _partition = ? "
+                        "order by 1", [key]) == [(3, "type")]  # Feb 30th, month 13
+
+
+def test_pandera_checks_bounds_of_dates_beyond_pandas_nanosecond_range():
+    import pandera.errors as pa_errors
+
+    from dataops_platform.contracts.model import Contract
+    from dataops_platform.quality.pandera_schema import compile_schema
+
+    contract = Contract.model_validate({**EVENTS, "columns": [
+        {"name": "id", "type": "integer", "nullable": False},
+        {"name": "day", "type": "date", "max": "5000-01-01"},
+        {"name": "at", "type": "timestamp", "min": "0001-01-01"}]})
+    conn = duckdb.connect()
+    frame = conn.sql("select * from (values (1, date '4999-12-31', timestamp '0001-01-01'), "
+                     "(2, date '9999-12-31', timestamp '3000-01-01')) v(id, day, \"at\")").df()
+    with pytest.raises(pa_errors.SchemaErrors) as info:
+        compile_schema(contract).validate(frame, lazy=True)
+    cases = info.value.failure_cases
+    assert cases["column"].tolist() == ["day"] and cases["index"].tolist() == [1]
+
+
 def test_a_file_deleted_between_scan_and_read_is_named(corpus):
     (failure,) = _failures_of(corpus, corpus.keys["vanishing"])
     assert "vanishing" in failure and "Traceback" not in failure
@@ -416,6 +445,12 @@ CONTRACT_CASES = [
     ("nullable-primary-key", _column(primary_key=["label"]), ["primary_key", "nullable"]),
     ("two-columns-one-source", _with_column(2, rename_from="id"), ["same source column"]),
     ("sql-in-name", {**_column(), "name": "x; drop table raw.things"}, ["name"]),
+    ("allow-non-finite-on-integer", _with_column(0, allow_non_finite=True),
+     ["columns[0]", "allow_non_finite", "float"]),
+    ("violation-rate-above-1", _column(max_violation_rate=1.5), ["max_violation_rate", "1"]),
+    ("violation-rate-nan", _column(max_violation_rate=float("nan")), ["max_violation_rate"]),
+    ("column-violation-rate-negative", _with_column(2, max_violation_rate=-0.1),
+     ["columns[2]", "max_violation_rate"]),
 ]
 
 

@@ -151,13 +151,20 @@ def _validate_or_exit(settings: Settings) -> list[Contract]:
 
 
 def _run(settings: Settings) -> None:
-    from dataops_platform.automation.one_pass import prepare_instance, run_pass
-    from dataops_platform.cli.summary import render_summary
+    from dataops_platform.automation.pass_lock import pass_lock
     from dataops_platform.factory import build_platform
 
     _validate_or_exit(settings)
-    instance = prepare_instance(settings)
     platform = build_platform(settings)
+    with pass_lock(settings.home, lambda m: click.echo(m, err=True)):  # one pass per home
+        _locked_run(settings, platform)
+
+
+def _locked_run(settings: Settings, platform: Platform) -> None:
+    from dataops_platform.automation.one_pass import prepare_instance, run_pass
+    from dataops_platform.cli.summary import render_summary
+
+    instance = prepare_instance(settings)
     result = run_pass(settings, platform, instance)
     click.echo(render_summary(settings, platform.datasets, result,
                               [e.spec for e in platform.entities]))
@@ -293,7 +300,9 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
     from dataops_platform.quality.trace import (
         TraceError,
         known_files,
+        landing_relative,
         parse_conditions,
+        skipped_delivery,
         trace_file,
         trace_rows,
     )
@@ -315,7 +324,13 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
             if not hits:
                 sys.exit(1)
         else:
+            target = landing_relative(settings.landing_dir, target)  # a full landing path too
             traces = trace_file(conn, contracts, instance, target)
+            skipped = None if traces else skipped_delivery(conn, contracts,
+                                                           settings.landing_dir, target)
+            if skipped:
+                click.echo(skipped)
+                return
             if not traces:
                 files = known_files(conn, contracts)
                 _fail(f"No stored file matches '{target}'. Files in the warehouse: "

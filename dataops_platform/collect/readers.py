@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from dataops_platform.collect.column_match import match_columns
+from dataops_platform.collect.reader_diagnosis import first_undecodable, mixed_line_endings
 from dataops_platform.contracts.model import Contract, FileFormat, ReaderOptions
 from dataops_platform.storage.sql import literal, quote_ident
 
@@ -96,7 +97,8 @@ def _readable(path: Path, fmt: FileFormat, encoding: str) -> Iterator[Path]:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
         except UnicodeDecodeError as exc:
-            raise ValueError(f"byte {exc.start} is not valid {encoding}: {exc.reason}") from None
+            raise ValueError(first_undecodable(path, encoding)
+                             or f"byte {exc.start} is not valid {encoding}: {exc.reason}") from None
         yield target
 
 
@@ -110,7 +112,9 @@ def _csv_header(path: Path, options: ReaderOptions, encoding: str) -> list[str] 
                 next(reader, None)
             first = next(reader, None)
         except UnicodeDecodeError as exc:
-            raise ValueError(f"the header is not valid {encoding}: {exc.reason}") from None
+            # the decoder reads ahead: the bad byte may be rows later than the header
+            raise ValueError(first_undecodable(path, encoding)
+                             or f"the header is not valid {encoding}: {exc.reason}") from None
         except csv.Error as exc:
             raise ValueError(f"the header cannot be parsed: {exc}") from None
     if first is None or first == [] or first == ["\ufeff"]:
@@ -264,6 +268,9 @@ def stage_file(
         detail = _duckdb_detail(exc)
         if fmt is FileFormat.ndjson:
             detail = _first_bad_json_line(path) or detail
+        elif fmt is FileFormat.csv:  # the real cause and line, where DuckDB names neither
+            detail = (first_undecodable(path, _normal_encoding(contract.source.options.encoding))
+                      or mixed_line_endings(path) or detail)
         raise ReadError(path, contract, detail) from None
 
 

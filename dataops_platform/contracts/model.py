@@ -286,6 +286,10 @@ class Reference(_Strict):
     column: Annotated[str, Field(pattern=IDENTIFIER)]
 
 
+DEFAULT_MAX_VIOLATION_RATE = 0.05
+ViolationRate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
 class Column(_Strict):
     name: Annotated[str, Field(pattern=IDENTIFIER)]
     type: ColumnType = ColumnType.string
@@ -313,6 +317,14 @@ class Column(_Strict):
     severity: dict[Rule, Severity] = Field(
         default_factory=dict, description="Per-rule severity; rules not named are 'error'."
     )
+    allow_non_finite: bool = Field(
+        default=False, description="float only: NaN, inf and -inf (and numbers too large, "
+                                   "which overflow to inf) are kept instead of being `type` "
+                                   "violations.")
+    max_violation_rate: ViolationRate | None = Field(
+        default=None, description="This column's share of a file's rows its rules (and its "
+                                  "references) may catch before its check fails; default: "
+                                  "the dataset's max_violation_rate.")
 
     @property
     def source_name(self) -> str:
@@ -325,6 +337,9 @@ class Column(_Strict):
     @model_validator(mode="after")
     def _rules_fit_the_type(self) -> Column:
         problems: list[str] = []
+        if self.allow_non_finite and self.type is not ColumnType.float:
+            problems.append(f"'allow_non_finite' only applies to float columns, not "
+                            f"{self.type.value}")
         if self.formats is not None and self.type not in TEMPORAL_TYPES:
             problems.append(f"'formats' only applies to date/timestamp columns, not {self.type.value}")
         if (self.min is not None or self.max is not None) and not (
@@ -537,6 +552,11 @@ class Contract(_Strict):
         default=SchemaPolicy.evolve,
         description="evolve: keep new columns; freeze: reject a file whose columns differ; "
                     "discard: drop unknown columns.")
+    max_violation_rate: ViolationRate = Field(
+        default=DEFAULT_MAX_VIOLATION_RATE,
+        description="Share of a file's rows a column's rules (quarantined or flagged) or its "
+                    "references may catch while its check still passes (counts in metadata); "
+                    "a column may override it.")
     missing_columns: MissingColumns = Field(
         default=MissingColumns.fail,
         description="A file without a contract column: fail (default) or warn in the "
@@ -578,6 +598,16 @@ class Contract(_Strict):
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    def violation_limit(self, column: Column, rule: Rule | None = None) -> float:
+        """The share of a file's rows ``column``'s rules (or, with ``rule=references``, its
+        foreign key) may catch before its check fails. A references rule declared ``error``
+        tolerates none unless the column sets its own rate."""
+        if column.max_violation_rate is not None:
+            return column.max_violation_rate
+        if rule is Rule.references and column.severity_of(rule) is Severity.error:
+            return 0.0
+        return self.max_violation_rate
 
     @property
     def write_key(self) -> list[str]:

@@ -167,7 +167,7 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
     where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
     rows = count(conn, relation, where) if table_exists(conn, "cleaned", contract.name) else 0
     metadata: dict = {"rows_checked": rows}
-    samples, failing = [], 0
+    samples, failing, over = [], 0, []
     for column in _references(contract):
         ref = column.references
         assert ref is not None
@@ -181,6 +181,9 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
         n = int(fetch_one(conn, f"select count(*) from ({orphans})")[0]) if rows else 0
         failing += n
         metadata[f"{column.name} -> {ref.dataset}.{ref.column}"] = n
+        limit = contract.violation_limit(column, Rule.references)
+        if rows and n / rows > limit:  # orphans are reported; only past the rate they fail
+            over.append(f"{column.name}: {n / rows:.2%} > {limit:.2%}")
         if n:
             samples.append(conn.execute(f"{orphans} order by _row_number limit {SAMPLE_ROWS}")
                            .fetchdf().assign(column=column.name))
@@ -191,7 +194,9 @@ def check_references(conn: duckdb.DuckDBPyConnection, contract: Contract,
             pd.concat(samples).head(SAMPLE_ROWS).astype(str).to_markdown(index=False))
     severity = (dg.AssetCheckSeverity.ERROR if _references_are_errors(contract)
                 else dg.AssetCheckSeverity.WARN)
-    return dg.AssetCheckResult(passed=failing == 0, severity=severity, metadata=metadata)
+    if over:
+        metadata["over_max_violation_rate"] = "; ".join(over)
+    return dg.AssetCheckResult(passed=not over, severity=severity, metadata=metadata)
 
 
 def check_volume(conn: duckdb.DuckDBPyConnection, contract: Contract,

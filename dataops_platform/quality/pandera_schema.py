@@ -19,9 +19,22 @@ _DTYPES = {
     ColumnType.float: "float64",
     ColumnType.decimal: "float64",
     ColumnType.boolean: "boolean",
-    ColumnType.date: "datetime64[ns]",
-    ColumnType.timestamp: "datetime64[ns]",
 }
+# Dates and timestamps span DuckDB's whole range (years 1 to 9999), past what pandas'
+# nanosecond datetime64[ns] holds (1677-2262) and what pandera coerces to: they are
+# parsed to microsecond datetimes (DuckDB's own resolution) and checked to be temporal.
+_TEMPORAL = (ColumnType.date, ColumnType.timestamp)
+
+
+def _to_microseconds(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.astype("datetime64[us]")
+
+
+def _temporal(column: Column) -> pa.Check:
+    return pa.Check(lambda s: pd.api.types.is_datetime64_any_dtype(s),
+                    name=f"{column.name}:{column.type.value}", element_wise=False)
 
 
 def _bound(column: Column, value: float | str) -> object:
@@ -56,8 +69,9 @@ def compile_schema(contract: Contract, with_unique: bool = True) -> pa.DataFrame
     to the caller (batched validation cannot see repeats across batches)."""
     columns = {
         c.name: pa.Column(
-            _DTYPES[c.type],
-            checks=column_checks(c),
+            _DTYPES.get(c.type),
+            checks=[_temporal(c)] * (c.type in _TEMPORAL) + column_checks(c),
+            parsers=[pa.Parser(_to_microseconds)] if c.type in _TEMPORAL else None,
             nullable=c.nullable or c.severity_of(Rule.not_null) is Severity.warn,
             coerce=True,
             required=True,

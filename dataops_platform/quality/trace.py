@@ -9,12 +9,15 @@ text and quarantined records are parsed exactly as the cleaning SQL parses them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from dataops_platform.collect.landing import file_hash, scan
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Contract
 from dataops_platform.quality.check_history import evaluation_of, latest_records
@@ -92,10 +95,67 @@ def trace_file(conn: duckdb.DuckDBPyConnection, contracts: list[Contract],
                 f"select distinct _run_id from {table(layer, contract.name)} "
                 f"where {PARTITION_COLUMN} = ? order by 1", [key]).fetchall()]
                 for layer in ("raw", "cleaned") if table_exists(conn, layer, contract.name)}
+            # cleaned rows carry the lineage of raw (its _run_id): the run that built the
+            # file's cleaned rows is the one that recorded their materialization
+            cleaned_run = _materialized_by(instance, dg.AssetKey(["cleaned", contract.name]), key)
+            if cleaned_run is not None and "cleaned" in runs:
+                runs["cleaned"] = [cleaned_run]
             traces.append(FileTrace(contract.name, key, source, content_hash, ingested,
                                     ledger(conn, contract, key), errors, warnings, runs,
                                     _checks(instance, contract, key)))
     return traces
+
+
+def _materialized_by(instance: dg.DagsterInstance | None, asset: dg.AssetKey,
+                     partition: str) -> str | None:
+    """The run id of the latest materialization of ``asset``'s ``partition`` (None if none)."""
+    if instance is None:
+        return None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition]), limit=1).records
+    return records[0].run_id if records else None
+
+
+def landing_relative(landing_dir: Path, target: str) -> str:
+    """A landing path (absolute, or relative to the working folder) as the landing-relative
+    path stored in ``_source_file``; a name or partition key is returned unchanged."""
+    if "/" not in target and os.sep not in target:
+        return target
+    try:
+        return Path(target).expanduser().absolute().relative_to(
+            landing_dir.absolute()).as_posix()
+    except ValueError:
+        try:  # through symlinked folders (/tmp -> /private/tmp)
+            return Path(target).expanduser().resolve().relative_to(
+                landing_dir.resolve()).as_posix()
+        except (ValueError, OSError):
+            return target
+
+
+def skipped_delivery(conn: duckdb.DuckDBPyConnection, contracts: list[Contract],
+                     landing_dir: Path, target: str) -> str | None:
+    """For a landed file that was never stored because its content is that of a stored file
+    (an identical re-delivery): 'skipped: same content as <file> (partition <key>)'."""
+    for contract in contracts:
+        if not table_exists(conn, "raw", contract.name):
+            continue
+        for landed in scan(landing_dir, contract):
+            rel = landed.relative_path
+            if target not in (rel, landed.key_name) and not rel.endswith(f"/{target}"):
+                continue
+            try:
+                digest = file_hash(landing_dir / rel)
+            except OSError:
+                continue
+            same = conn.execute(
+                f"select _source_file, {PARTITION_COLUMN} from {table('raw', contract.name)} "
+                "where _content_hash = ? and _source_file <> ? order by 2 limit 1",
+                [digest, rel]).fetchall()
+            if same:
+                return (f"{rel} (dataset {contract.name}) was skipped: same content as "
+                        f"{same[0][0]} (partition {same[0][1]}), which is traced with "
+                        f"`dataops trace {same[0][1]}`")
+    return None
 
 
 def _checks(instance: dg.DagsterInstance | None, contract: Contract, key: str) -> list[CheckRecord]:
@@ -147,8 +207,17 @@ def parse_conditions(pairs: tuple[str, ...]) -> dict[str, str]:
     return conditions
 
 
-def _match(expressions: dict[str, str], conditions: dict[str, str]) -> str:
-    return " and ".join(f"cast({expressions[name]} as varchar) = {literal(value)}"
+def _match(expressions: dict[str, str], conditions: dict[str, str],
+           contract: Contract | None = None) -> str:
+    """Each condition's value matches as written or as cleaning would store it (standardized
+    and typed: ' ord-0000446 ' finds ORD-0000446)."""
+    def wanted(name: str, value: str) -> str:
+        if contract is None:
+            return literal(value)
+        cleaned = typed_value(contract, contract.column(name), literal(value))
+        return f"{literal(value)}, cast({cleaned} as varchar)"
+
+    return " and ".join(f"cast({expressions[name]} as varchar) in ({wanted(name, value)})"
                         for name, value in conditions.items())
 
 
@@ -180,18 +249,18 @@ def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
         present = set(_columns(conn, "raw", contract.name))
         parsed = {c.name: typed_value(contract, c, quote_ident(c.source_name))
                   if c.source_name in present else "null" for c in cols}
-        hits.append(_hits(conn, "raw", table("raw", contract.name), _match(parsed, conditions), []))
+        hits.append(_hits(conn, "raw", table("raw", contract.name), _match(parsed, conditions, contract), []))
     if table_exists(conn, "cleaned", contract.name):
         stored = {c.name: quote_ident(c.name) for c in cols}
         hits.append(_hits(conn, "cleaned", table("cleaned", contract.name),
-                          _match(stored, conditions), ["_warnings"]))
+                          _match(stored, conditions, contract), ["_warnings"]))
     from_record = {c.name: typed_value(contract, c, json_text("original_record", c.source_name))
                    for c in cols}
     for place, extra in ((quarantine_table(contract), ['"column"', "rule", "value"]),
                          (duplicates_table(contract), ["duplicate_of_row"])):
         if table_exists(conn, *place):
-            hits.append(_hits(conn, ".".join(place), table(*place), _match(from_record, conditions),
-                              extra))
+            hits.append(_hits(conn, ".".join(place), table(*place),
+                              _match(from_record, conditions, contract), extra))
     published = conn.execute(
         "select table_schema, table_name from information_schema.tables where (table_schema = "
         "'current' and table_name = ?) or table_schema = 'curated' order by 1 desc, 2",
@@ -202,5 +271,5 @@ def trace_rows(conn: duckdb.DuckDBPyConnection, contract: Contract,
             stored = {n: quote_ident(n) for n in conditions}
             extra = ["valid_from", "valid_to", "is_current"] if "is_current" in columns else []
             hits.append(_hits(conn, f"{schema}/{name}", table(schema, name),
-                              _match(stored, conditions), extra))
+                              _match(stored, conditions, contract), extra))
     return [h for h in hits if h is not None]

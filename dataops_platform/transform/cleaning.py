@@ -89,6 +89,11 @@ def _typed(column: Column, std: str) -> str:
         cast = f"try_cast({std} as {sql_type(column)})"
         exact = f"try_cast({std} as double) = cast({cast} as double)"
         return f"(case when {exact} then {cast} end)"
+    if column.type is ColumnType.float and not column.allow_non_finite:
+        # 'NaN', 'inf' and 1e400 (which overflows to inf) are no numbers a total can use:
+        # a `type` violation, unless the contract says allow_non_finite
+        cast = f"try_cast({std} as {sql_type(column)})"
+        return f"(case when isfinite({cast}) then {cast} end)"
     return f"try_cast({std} as {sql_type(column)})"
 
 
