@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import socket
 import sys
 import time
@@ -33,14 +32,16 @@ from dataops_platform.collect.landing import (
 )
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.factory import CURATED_JOB, Platform
+from dataops_platform.profiles import instance_template, render_instance
+from dataops_platform.profiles.execution import execute
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
-from dataops_platform.settings import PACKAGE_DIR, Settings
+from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import POOL
 from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
 CODE_VERSION_TAG = "dagster/code_version"  # set by Dagster on every materialization
-INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
+INSTANCE_TEMPLATE = instance_template("local")  # production: profiles/production.yaml
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 # The summary speaks: a step failure is a FAILED line in it, its stack trace stays in the
 # run's event log (the UI, `dagster`), shown on the console only with `dataops --debug`.
@@ -52,11 +53,8 @@ TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host
 
 
 def prepare_instance(settings: Settings) -> dg.DagsterInstance:
-    """The home's persistent Dagster instance, with the platform's instance config."""
-    settings.ensure()
-    config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    """The home's persistent Dagster instance, with the profile's instance config."""
+    render_instance(settings)
     # from the home's folder, not $DAGSTER_HOME: a command never rewrites the environment
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # Create the duckdb pool now, from the configured default limit: left to the first
@@ -187,7 +185,8 @@ def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]
             if k not in done]
 
 
-def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
+def collect_result(result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
+                   into: PassResult) -> None:
     into.run_ids.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
         into.checks.append(CheckOutcome(
@@ -225,16 +224,14 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
-            result = job.execute_in_process(instance=instance, partition_key=key,
-                                            raise_on_error=False, run_config=QUIET,
-                                            tags=cli_tags())
+            result = execute(settings, defs, job.name, instance, partition_key=key,
+                             run_config=QUIET, tags=cli_tags())
             collect_result(result, outcome)
     stale = _curated_behind(defs, instance)
     ready = [k for k in _ready_curated(defs, instance, outcome.held) if k in stale] if stale else []
     if ready:
-        result = defs.resolve_job_def(CURATED_JOB.name).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
-            tags=cli_tags())
+        result = execute(settings, defs, CURATED_JOB.name, instance, run_config=QUIET,
+                         asset_selection=ready, tags=cli_tags())
         collect_result(result, outcome)
     return outcome
 
