@@ -42,16 +42,16 @@ def instance_template(profile: str) -> Path:
 
 def render_instance(settings: Settings) -> Path:
     """Write the profile's instance config into the home's Dagster folder. The local one is
-    written once (a user may have edited it); the production one follows the template (it
-    holds no values, only ``env:`` references)."""
+    written once (a user may have edited it) unless the file is the production template; the
+    production one follows its template (it holds no values, only ``env:`` references)."""
     settings.ensure()
     config = settings.dagster_home / "dagster.yaml"
     template = instance_template(settings.profile)
     if settings.production:
         if not config.exists() or config.read_bytes() != template.read_bytes():
             shutil.copyfile(template, config)
-    elif not config.exists():
-        shutil.copyfile(template, config)
+    elif not config.exists() or config.read_bytes() == instance_template("production").read_bytes():
+        shutil.copyfile(template, config)  # a home used with production before: back to local
     return config
 
 
