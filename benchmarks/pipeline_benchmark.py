@@ -43,8 +43,8 @@ EXAMPLE_ORDERS = EXAMPLE_PROJECT / "webshop" / "defs" / "datasets" / "orders" / 
 DATASET = "orders_csv"
 SEED = 7
 TARGET_ROWS = 5_000_000  # the size the project's targets are set at
-TARGET_RATIO = 2.0  # platform end-to-end <= 2x the DuckDB-only baseline
-TARGET_RSS_MB = 2048.0  # platform peak RSS <= 2 GB
+TARGET_RATIO = 1.5  # platform end-to-end <= 1.5x the lean DuckDB script (issue 12)
+TARGET_RSS_MB = 1024.0  # platform peak RSS <= 1 GB
 
 # The baseline mirrors the contract's reading of text: same whitespace set, same null markers.
 WHITESPACE = " \t\r\n\u00a0"
@@ -111,6 +111,8 @@ def write_contract(folder: Path) -> Path:
     data = declaration["attributes"]
     data["name"] = DATASET
     data["description"] = "Benchmark: web-shop orders delivered as one large CSV file."
+    for column in data.get("columns", []):  # one dataset here: no customers to refer to
+        column.pop("references", None)
     data["source"] = {
         "format": "csv",
         "landing": f"{DATASET}/*.csv",
@@ -222,7 +224,7 @@ def child_platform(csv_path: Path, result_path: Path) -> None:
     with dg.instance_for_test() as instance:
         t0 = time.perf_counter()
         runs, partition_requests, _cursor, _decisions = evaluate_landing(
-            [dataset], settings.landing_dir, None)
+            [dataset], settings.landing_dir, None, registered={})
         for request in partition_requests:
             instance.add_dynamic_partitions(request.partitions_def_name,
                                             list(request.partition_keys))
@@ -261,13 +263,16 @@ def child_platform(csv_path: Path, result_path: Path) -> None:
 # --- child: the DuckDB-only baseline ----------------------------------------------------------
 
 
-def baseline_sql(csv_path: Path) -> tuple[str, list[str]]:
-    """(load statement, cleaning statements) applying the orders contract's rules by hand."""
-    load = f"""
-        create table raw as
-        select *, row_number() over () as _row_number
-        from read_csv({sql_text(str(csv_path))}, all_varchar = true, header = true)
+def baseline_sql(csv_path: Path, lean: bool = False) -> tuple[str, list[str]]:
+    """(load statement, cleaning statements) applying the orders contract's rules by hand.
+
+    ``lean`` is what a skilled DuckDB user would write for the same contract: no stored copy
+    of the raw rows, the file scanned once into a temporary table from which cleaned,
+    quarantine and duplicates are written.
     """
+    scan = (f"select *, row_number() over () as _row_number "
+            f"from read_csv({sql_text(str(csv_path))}, all_varchar = true, header = true)")
+    load = "select 1" if lean else f"create table raw as {scan}"
     ws = sql_text(WHITESPACE)
     markers = ", ".join(sql_text(m) for m in NULL_MARKERS)
     formats = "[" + ", ".join(sql_text(f) for f in ORDERED_AT_FORMATS) + "]"
@@ -276,7 +281,7 @@ def baseline_sql(csv_path: Path) -> tuple[str, list[str]]:
              f"else trim(x, {ws}) end")
     # First failing error rule, in the contract's column and rule order.
     evaluate = f"""
-        create table evaluated as
+        create {'temp ' if lean else ''}table evaluated as
         with s as (
             select _row_number, order_id as raw_order_id, customer_id as raw_customer_id,
                    sku as raw_sku, qty as raw_qty, amount as raw_amount,
@@ -289,7 +294,7 @@ def baseline_sql(csv_path: Path) -> tuple[str, list[str]]:
                    upper(std(currency)) as currency,
                    std(ordered_at) as ordered_at_s,
                    lower(std(status)) as status
-            from raw
+            from {f'({scan})' if lean else 'raw'}
         ), t as (
             select *, try_cast(customer_id_s as bigint) as customer_id,
                    try_cast(qty_s as bigint) as quantity,
@@ -346,15 +351,17 @@ def baseline_sql(csv_path: Path) -> tuple[str, list[str]]:
                raw_ordered_at, raw_status
         from evaluated where _error is null and _occurrence > 1
     """
-    return load, [macro, evaluate, cleaned, quarantine, duplicates, "drop table evaluated"]
+    count = "create table rows_in as select count(*) as n from evaluated"
+    return load, [macro, evaluate, cleaned, quarantine, duplicates,
+                  *([count] if lean else []), "drop table evaluated"]
 
 
-def child_baseline(csv_path: Path, database: Path, result_path: Path) -> None:
+def child_baseline(csv_path: Path, database: Path, result_path: Path, lean: bool = False) -> None:
     """One baseline measurement: load, then clean, on one connection to a fresh file."""
     import duckdb
 
     rss_after_imports = current_rss_mb()
-    load, cleaning = baseline_sql(csv_path)
+    load, cleaning = baseline_sql(csv_path, lean)
     t0 = time.perf_counter()
     conn = duckdb.connect(str(database))
     conn.execute(load)
@@ -364,8 +371,10 @@ def child_baseline(csv_path: Path, database: Path, result_path: Path) -> None:
     conn.execute("checkpoint")
     t2 = time.perf_counter()
     ledger = {name: int(conn.execute(f"select count(*) from {table}").fetchall()[0][0])
-              for name, table in (("rows_in", "raw"), ("cleaned", "cleaned"),
-                                  ("quarantined", "quarantine"), ("duplicates", "duplicates"))}
+              for name, table in (("cleaned", "cleaned"), ("quarantined", "quarantine"),
+                                  ("duplicates", "duplicates"))}
+    ledger["rows_in"] = int(conn.execute(
+        "select n from rows_in" if lean else "select count(*) from raw").fetchall()[0][0])
     threads = conn.execute("select current_setting('threads')").fetchall()[0][0]
     conn.close()
     write_json(result_path, {
@@ -465,10 +474,10 @@ def measure_platform(csv_path: Path, contracts_dir: Path, run_dir: Path) -> dict
     return {**measured, **usage}
 
 
-def measure_baseline(csv_path: Path, run_dir: Path) -> dict[str, Any]:
-    result = run_dir / "baseline.json"
-    database = run_dir / "baseline.duckdb"
-    usage = run_child(["--child", "baseline", "--csv", str(csv_path), "--database",
+def measure_baseline(csv_path: Path, run_dir: Path, child: str = "baseline") -> dict[str, Any]:
+    result = run_dir / f"{child}.json"
+    database = run_dir / f"{child}.duckdb"
+    usage = run_child(["--child", child, "--csv", str(csv_path), "--database",
                        str(database), "--result", str(result)])
     usage.pop("rss_samples")
     return {**json.loads(result.read_text(encoding="utf-8")), **usage}
@@ -514,11 +523,11 @@ def _step_label(step_key: str) -> str:
 
 
 def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[str, Any],
-           revision: str) -> str:
+           revision: str, lean: dict[str, Any], load: tuple[tuple[float, ...], ...]) -> str:
     """The printed table and breakdown for one size."""
     size_mb = csv_path.stat().st_size / 1e6
-    p_s, b_s = platform["seconds"], baseline["seconds"]
-    ratio = p_s / b_s if b_s else float("inf")
+    p_s, b_s, l_s = platform["seconds"], baseline["seconds"], lean["seconds"]
+    ratio = p_s / l_s if l_s else float("inf")
     rss_ratio = platform["peak_rss_mb"] / baseline["peak_rss_mb"]
     lines = [
         f"== {rows:,} rows ({size_mb:.1f} MB CSV, seed {SEED}, {os.cpu_count()} CPUs, "
@@ -526,7 +535,12 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
         f"{'rows':>10} {'plat s':>8} {'plat rows/s':>12} {'plat RSS MB':>12} "
         f"{'base s':>8} {'base rows/s':>12} {'base RSS MB':>12} {'ratio':>7}",
         f"{rows:>10,} {p_s:>8.2f} {rows / p_s:>12,.0f} {platform['peak_rss_mb']:>12.0f} "
-        f"{b_s:>8.2f} {rows / b_s:>12,.0f} {baseline['peak_rss_mb']:>12.0f} {ratio:>6.2f}x",
+        f"{b_s:>8.2f} {rows / b_s:>12,.0f} {baseline['peak_rss_mb']:>12.0f} "
+        f"{p_s / b_s if b_s else float('inf'):>6.2f}x",
+        f"lean DuckDB script (one scan, no raw copy): {l_s:.2f} s, peak RSS "
+        f"{lean['peak_rss_mb']:.0f} MB; platform / lean = {ratio:.2f}x",
+        f"load average (1, 5, 15 min) before {', '.join(f'{x:.1f}' for x in load[0])}; "
+        f"after {', '.join(f'{x:.1f}' for x in load[1])} on {os.cpu_count()} CPUs",
         "",
         f"platform  success={platform['success']}  end-to-end {p_s:.2f} s = register "
         f"(scan + sha256) {platform['register_seconds']:.2f} s + materialize "
@@ -562,10 +576,11 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
         f"{baseline['duckdb_threads']}, RSS after imports {baseline['rss_after_imports_mb']:.0f} MB]",
         "ledger        rows_in    cleaned  quarantined  duplicates",
     ]
-    for name, ledger in (("platform", platform["ledger"]), ("baseline", baseline["ledger"])):
+    for name, ledger in (("platform", platform["ledger"]), ("baseline", baseline["ledger"]),
+                         ("lean", lean["ledger"])):
         lines.append(f"  {name:<9} {ledger['rows_in']:>10,} {ledger['cleaned']:>10,} "
                      f"{ledger['quarantined']:>12,} {ledger['duplicates']:>11,}")
-    same = platform["ledger"] == baseline["ledger"]
+    same = platform["ledger"] == baseline["ledger"] == lean["ledger"]
     lines.append(f"  ledgers {'match' if same else 'DIFFER'} (equivalent cleaning: "
                  f"{'yes' if same else 'check the baseline SQL against the contract'})")
     for name, run in (("platform", platform), ("baseline", baseline)):
@@ -576,7 +591,7 @@ def report(rows: int, csv_path: Path, platform: dict[str, Any], baseline: dict[s
     scope = "" if rows == TARGET_ROWS else f"  (targets are set at {TARGET_ROWS:,} rows)"
     lines += [
         f"targets{scope}",
-        f"  end-to-end <= {TARGET_RATIO:.0f}x baseline : {ratio:6.2f}x     {_mark(ratio <= TARGET_RATIO)}",
+        f"  end-to-end <= {TARGET_RATIO:.1f}x lean     : {ratio:6.2f}x     {_mark(ratio <= TARGET_RATIO)}",
         f"  peak RSS   <= {TARGET_RSS_MB:.0f} MB     : {platform['peak_rss_mb']:6.0f} MB  "
         f"{_mark(platform['peak_rss_mb'] <= TARGET_RSS_MB)}   (RSS ratio {rss_ratio:.2f}x)",
     ]
@@ -590,11 +605,15 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
     revision = platform_revision()
     platform_runs: list[dict[str, Any]] = []
     baseline_runs: list[dict[str, Any]] = []
+    lean_runs: list[dict[str, Any]] = []
+    load_before = os.getloadavg()
     for i in range(repeat):
         run_dir = Path(tempfile.mkdtemp(prefix=f"run-{rows}-{i}-", dir=workdir))
         try:
             print(f"[{rows:,} rows] baseline run {i + 1}/{repeat}", file=sys.stderr)
             baseline_runs.append(measure_baseline(csv_path, run_dir))
+            print(f"[{rows:,} rows] lean script run {i + 1}/{repeat}", file=sys.stderr)
+            lean_runs.append(measure_baseline(csv_path, run_dir, "lean"))
             print(f"[{rows:,} rows] platform run {i + 1}/{repeat}", file=sys.stderr)
             platform_runs.append(measure_platform(csv_path, contracts_dir, run_dir))
         finally:
@@ -603,12 +622,14 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
             else:
                 shutil.rmtree(run_dir, ignore_errors=True)
     platform, baseline = _median_run(platform_runs), _median_run(baseline_runs)
+    lean = _median_run(lean_runs)
+    load = (load_before, os.getloadavg())
     after = platform_revision()
     if after != revision:
         revision = f"{revision} -> {after}: the platform changed during the measurement"
-    print(report(rows, csv_path, platform, baseline, revision), flush=True)
+    print(report(rows, csv_path, platform, baseline, revision, lean, load), flush=True)
     print(flush=True)
-    ratio = platform["seconds"] / baseline["seconds"] if baseline["seconds"] else None
+    ratio = platform["seconds"] / lean["seconds"] if lean["seconds"] else None
     write_json(RESULTS_DIR / f"pipeline-{rows}.json", {
         "rows": rows,
         "seed": SEED,
@@ -618,9 +639,13 @@ def bench_size(rows: int, workdir: Path, contracts_dir: Path, repeat: int, keep:
         "versions": versions(),
         "platform_revision": revision,
         "repeat": repeat,
+        "load_average_before_after": load,
         "platform": platform,
         "baseline": baseline,
-        "ratio_seconds": ratio,
+        "lean": lean,
+        "ratio_seconds": ratio,  # to the lean script
+        "ratio_seconds_to_baseline": (platform["seconds"] / baseline["seconds"]
+                                      if baseline["seconds"] else None),
         "ratio_peak_rss": platform["peak_rss_mb"] / baseline["peak_rss_mb"],
         "targets": {
             "applies_at_rows": TARGET_ROWS,
@@ -644,7 +669,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1,
                         help="measurements per size; the median run is reported (default 1)")
     # internal: what the child processes are told to do
-    parser.add_argument("--child", choices=["generate", "platform", "baseline"],
+    parser.add_argument("--child", choices=["generate", "platform", "baseline", "lean"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -661,8 +686,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child == "platform":
         child_platform(args.csv, args.result)
         return
-    if args.child == "baseline":
-        child_baseline(args.csv, args.database, args.result)
+    if args.child in ("baseline", "lean"):
+        child_baseline(args.csv, args.database, args.result, lean=args.child == "lean")
         return
     sizes = args.rows or [1_000_000]
     if any(n < 1 for n in sizes) or args.repeat < 1:

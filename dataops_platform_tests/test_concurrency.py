@@ -47,7 +47,7 @@ def test_concurrent_runs_are_serialized_by_the_duckdb_pool(settings, land, query
     # schema-change check reads only the instance, so it is not in the pool)
     pooled = {d.node_def.name for d in [*orders.assets, *orders.checks]
               if getattr(d.node_def, "pool", None) == "duckdb"}
-    assert {"raw__orders", "cleaned__orders", "cleaned__orders_row_conservation"} <= pooled
+    assert {"raw__orders", "cleaned__orders", "orders_file_checks"} <= pooled
     steps_per_run = len(pooled)
     keys = instance.get_dynamic_partitions("orders_files")
     assert len(keys) == RUNS

@@ -86,7 +86,7 @@ def test_new_settled_file_is_ingested_under_slug_at_hash12():
     assert key.startswith("orders__day_1.csv-")
     assert decisions == [Decision("orders/day 1.csv", Action.ingest, partition_key=key)]
     assert hasher.calls == ["orders/day 1.csv"]
-    assert cursor.files == {"orders/day 1.csv": Observation(100, OLD, H1)}
+    assert cursor.files == {"orders/day 1.csv": Observation(100, OLD, H1[:12])}
     assert cursor.keys_by_hash == {H1[:12]: key}
     assert previous == DatasetCursor(), "decide must not mutate the previous cursor"
 
@@ -106,7 +106,7 @@ def test_fresh_file_waits_unhashed_then_ingests_when_its_stat_is_stable():
 
     assert decisions == [Decision("a.csv", Action.ingest, partition_key=key_of("a.csv", H1))]
     assert hasher.calls == ["a.csv"]
-    assert cursor.files == {"a.csv": Observation(10, FRESH, H1)}
+    assert cursor.files == {"a.csv": Observation(10, FRESH, H1[:12])}
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_growing_file_keeps_waiting_until_size_and_mtime_stop_changing():
     decisions, cursor = run(cursor, [landed("a.csv", 30, NOW + 2 * SECOND)], hasher, now_ns=NOW + 5 * SECOND)
     assert [d.action for d in decisions] == [Action.ingest]
     assert hasher.calls == ["a.csv"]
-    assert cursor.files["a.csv"] == Observation(30, NOW + 2 * SECOND, H1)
+    assert cursor.files["a.csv"] == Observation(30, NOW + 2 * SECOND, H1[:12])
 
 
 def test_unchanged_file_is_not_hashed_again():
@@ -174,12 +174,14 @@ def test_identical_content_under_another_name_is_a_duplicate():
         Decision("copy of a.csv", Action.duplicate, duplicate_of=key_a),
     ]
     assert cursor.keys_by_hash == {H1[:12]: key_a}, "a duplicate registers no new key"
-    assert cursor.files["copy of a.csv"] == Observation(100, OLD, H1)
+    assert cursor.files["copy of a.csv"] == Observation(100, OLD, H1[:12])
     assert hasher.calls == ["a.csv", "copy of a.csv"]
 
-    # Its hash is remembered: the copy is not hashed on the next tick.
+    # Its hash is remembered: the copy is not hashed on the next tick, and is still named
+    # a duplicate (not logged again: it was not newly hashed).
     decisions, _ = run(cursor, [landed("a.csv"), landed("copy of a.csv")], hasher)
-    assert [d.action for d in decisions] == [Action.unchanged, Action.unchanged]
+    assert [d.action for d in decisions] == [Action.unchanged, Action.duplicate]
+    assert [d.newly_hashed for d in decisions] == [False, False]
     assert hasher.calls == ["a.csv", "copy of a.csv"]
 
 
@@ -206,7 +208,7 @@ def test_changed_content_under_the_same_name_replaces_the_old_partition():
 
     assert decisions == [Decision("a.csv", Action.ingest, partition_key=new_key, replaces=old_key)]
     assert cursor.keys_by_hash == {H2[:12]: new_key}, "the old content is forgotten"
-    assert cursor.files["a.csv"] == Observation(120, OLD + SECOND, H2)
+    assert cursor.files["a.csv"] == Observation(120, OLD + SECOND, H2[:12])
 
     # Re-delivering the old content is new again, and replaces the newer version.
     hasher.hashes["a.csv"] = H1
@@ -248,17 +250,18 @@ def test_changing_file_waits_and_keeps_old_content_registered_until_settled():
     ]
 
 
-def test_touched_file_with_same_content_is_a_duplicate_not_reingested():
+def test_touched_file_with_same_content_is_unchanged_not_reingested():
     hasher = FakeHasher({"a.csv": H1})
     _, cursor = run(DatasetCursor(), [landed("a.csv", 100, OLD)], hasher)
     key = key_of("a.csv", H1)
 
     decisions, cursor = run(cursor, [landed("a.csv", 100, OLD + 5 * SECOND)], hasher)
 
-    assert decisions == [Decision("a.csv", Action.duplicate, duplicate_of=key)]
+    assert decisions == [Decision("a.csv", Action.unchanged)]
+    assert decisions[0].registered_as == key
     assert hasher.calls == ["a.csv", "a.csv"]
     assert cursor.keys_by_hash == {H1[:12]: key}
-    assert cursor.files["a.csv"] == Observation(100, OLD + 5 * SECOND, H1)
+    assert cursor.files["a.csv"] == Observation(100, OLD + 5 * SECOND, H1[:12])
 
     decisions, _ = run(cursor, [landed("a.csv", 100, OLD + 5 * SECOND)], hasher)
     assert decisions == [Decision("a.csv", Action.unchanged)]
@@ -324,10 +327,13 @@ def test_vanished_file_keeps_its_content_registered(redelivered_as):
 
     decisions, _ = run(cursor, [landed(redelivered_as, 100, OLD + 9 * SECOND)], hasher)
 
-    assert decisions == [Decision(redelivered_as, Action.duplicate, duplicate_of=key)]
+    if redelivered_as == "a.csv":  # its own registered content: nothing to do
+        assert decisions == [Decision("a.csv", Action.unchanged)]
+    else:
+        assert decisions == [Decision(redelivered_as, Action.duplicate, duplicate_of=key)]
 
 
-def test_empty_landing_returns_the_previous_cursor_contents():
+def test_files_that_left_the_landing_zone_leave_the_cursor_not_the_registry():
     previous = DatasetCursor(
         files={"a.csv": Observation(1, 2, H1)}, keys_by_hash={H1[:12]: key_of("a.csv", H1)}
     )
@@ -335,8 +341,9 @@ def test_empty_landing_returns_the_previous_cursor_contents():
     decisions, cursor = run(previous, [], FakeHasher())
 
     assert decisions == []
-    assert cursor == previous
-    assert cursor is not previous
+    assert cursor.files == {}
+    assert cursor.keys_by_hash == previous.keys_by_hash
+    assert previous.files == {"a.csv": Observation(1, 2, H1)}, "previous is not mutated"
 
 
 def test_distinct_files_whose_slugs_collide_do_not_replace_each_other():
@@ -352,7 +359,7 @@ def test_distinct_files_whose_slugs_collide_do_not_replace_each_other():
 # --------------------------------------------------------------------------- cursor
 
 
-def test_cursor_json_round_trip_preserves_files_and_hashes():
+def test_cursor_json_round_trip_keeps_observations_only():
     hasher = FakeHasher({"a.csv": H1, "b.csv": H1, "orders/c d.csv": H2})
     files = [landed("a.csv"), landed("b.csv"), landed("orders/c d.csv"), landed("w.csv", 3, FRESH)]
     _, orders = run(DatasetCursor(), files, hasher)
@@ -363,10 +370,20 @@ def test_cursor_json_round_trip_preserves_files_and_hashes():
 
     assert isinstance(raw, str)
     data = json.loads(raw)
-    assert data["v"] == 1
+    assert data["v"] == 2
     assert list(data["datasets"]) == ["customers", "orders"]
-    assert decode_cursor(raw) == {"orders": orders, "customers": customers}
-    assert encode_cursor(decode_cursor(raw)) == raw
+    decoded = decode_cursor(raw)
+    assert decoded["orders"].files == orders.files
+    assert decoded["customers"].files == {}
+    # what is registered lives in the instance's partitions, never in the cursor
+    assert all(c.keys_by_hash == {} for c in decoded.values())
+    assert encode_cursor(decoded) == raw
+
+
+def test_a_cursor_of_the_old_format_is_dropped_not_misread():
+    old = json.dumps({"v": 1, "datasets": {"orders": {
+        "files": {"a.csv": [1, 2, H1]}, "hashes": {H1[:12]: key_of("a.csv", H1)}}}})
+    assert decode_cursor(old) == {}
 
 
 @pytest.mark.parametrize("raw", [None, ""])
@@ -376,12 +393,12 @@ def test_decode_of_no_cursor_is_empty(raw):
 
 def test_from_json_tolerates_missing_sections():
     assert DatasetCursor.from_json({}) == DatasetCursor()
-    assert decode_cursor(json.dumps({"v": 1})) == {}
+    assert decode_cursor(json.dumps({"v": 2})) == {}
 
 
 def test_updating_one_dataset_leaves_the_others_cursor_untouched():
     customers = DatasetCursor(
-        files={"c.csv": Observation(5, OLD, H3)}, keys_by_hash={H3[:12]: key_of("c.csv", H3)}
+        files={"c.csv": Observation(5, OLD, H3[:12])}, keys_by_hash={H3[:12]: key_of("c.csv", H3)}
     )
     raw = encode_cursor({"customers": customers, "orders": DatasetCursor()})
 
@@ -389,8 +406,8 @@ def test_updating_one_dataset_leaves_the_others_cursor_untouched():
     _, cursors["orders"] = run(cursors["orders"], [landed("o.csv")], FakeHasher({"o.csv": H1}))
     merged = decode_cursor(encode_cursor(cursors))
 
-    assert merged["customers"] == customers
-    assert merged["orders"].keys_by_hash == {H1[:12]: key_of("o.csv", H1)}
+    assert merged["customers"].files == customers.files
+    assert merged["orders"].files == {"o.csv": Observation(100, OLD, H1[:12])}
 
 
 def test_from_partition_keys_makes_registered_content_known():
@@ -406,7 +423,7 @@ def test_from_partition_keys_makes_registered_content_known():
     decisions, _ = run(rebuilt, [landed("orders/a.csv"), landed("orders/b.csv")], hasher)
 
     assert decisions == [
-        Decision("orders/a.csv", Action.duplicate, duplicate_of=key_a),
+        Decision("orders/a.csv", Action.unchanged),
         Decision("orders/b.csv", Action.ingest, partition_key=key_of("orders/b.csv", H4), replaces=key_b),
     ]
 
@@ -608,3 +625,31 @@ def test_resolve_partition_of_a_vanished_file(tmp_path):
 def test_resolve_partition_rejects_a_malformed_key(tmp_path):
     with pytest.raises(ValueError, match="not a landed-file partition key"):
         resolve_partition(tmp_path, make_contract(), "orders__a.csv")
+
+
+def test_cursor_is_bounded_by_the_landing_zone_after_10000_files():
+    """Deliveries that were processed and moved away leave nothing behind in the cursor:
+    what is registered lives in the instance's partitions (simulated by the returned map)."""
+    hasher = FakeHasher({f"f{i}.csv": sha(f"content {i}") for i in range(10_000)})
+    cursor = DatasetCursor()
+    for start in range(0, 10_000, 500):  # 500 files land per tick, then are moved away
+        batch = [landed(f"f{i}.csv") for i in range(start, start + 500)]
+        decisions, cursor = run(cursor, batch, hasher, max_hashes=500)
+        assert all(d.action is Action.ingest for d in decisions)
+        _, cursor = run(cursor, [], hasher)
+
+    assert len(cursor.keys_by_hash) == 10_000  # all registered ...
+    raw = encode_cursor({"orders": cursor})
+    assert len(raw) < 100, raw  # ... yet the persisted cursor holds no history
+
+
+def test_a_duplicate_whose_original_was_replaced_is_loaded():
+    """b.csv was skipped as a copy of a.csv; a.csv then changed. b's content is now
+    registered nowhere, so it is loaded: nothing delivered is lost."""
+    hasher = FakeHasher({"a.csv": H1, "b.csv": H1})
+    _, cursor = run(DatasetCursor(), [landed("a.csv"), landed("b.csv")], hasher)
+    hasher.hashes["a.csv"] = H2
+    decisions, cursor = run(cursor, [landed("a.csv", 7, OLD + 1), landed("b.csv")], hasher)
+    assert [d.action for d in decisions] == [Action.ingest, Action.ingest]
+    assert decisions[1] == Decision("b.csv", Action.ingest, partition_key=key_of("b.csv", H1))
+    assert hasher.calls == ["a.csv", "b.csv", "a.csv"], "b's cached hash is reused"

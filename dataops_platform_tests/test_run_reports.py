@@ -78,3 +78,32 @@ def test_a_value_that_does_not_fit_its_type_exactly_is_a_type_violation(settings
         (1, "1.50"), (4, "2.00"), (5, "100.00")]
     assert query('select "column", rule, value from quarantine.things order by _row_number') == [
         ("id", "type", "2.7"), ("price", "type", "1.23456")]
+
+
+def test_run_prints_each_files_time_and_steps_and_names_skipped_redeliveries(settings, land):
+    import dagster as dg
+
+    from dataops_platform.automation.one_pass import SECONDS_TAG
+
+    only_contracts(contracts_dir(settings), THINGS)
+    land("things/a.csv", HEADER + "1,a,1\n")
+    land("things/copy of a.csv", HEADER + "1,a,1\n")
+    out = CliRunner().invoke(cli, ["run"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    (skipped,) = [x for x in lines if x.startswith("skipped ")]
+    assert skipped.startswith("skipped things things/copy of a.csv: same content as a.csv@")
+    (timed,) = [x for x in lines if x.startswith("time: process_things [a.csv@")]
+    assert "slowest steps: " in timed and "cleaned/things" in out.output
+    seconds = float(timed.split("] ")[1].split(" s")[0])
+    assert seconds > 0
+    assert any(x.startswith("time: 1 run(s)") or x.startswith("time: 2 run(s)") for x in lines)
+    # the same figure is kept on the run, where the UI shows it
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    (run,) = instance.get_runs(filters=dg.RunsFilter(job_name="process_things"))
+    assert float(run.tags[SECONDS_TAG]) == seconds
+    instance.dispose()
+
+    again = CliRunner().invoke(cli, ["run"])  # nothing new: the copy is still named, no runs
+    assert [x for x in again.output.splitlines() if x.startswith("skipped ")] == [skipped]
+    assert not [x for x in again.output.splitlines() if x.startswith("time: process")]

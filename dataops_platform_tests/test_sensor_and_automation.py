@@ -22,6 +22,13 @@ def _tick(defs, instance, settings, cursor):
         resources={"landing": LandingZone(root=str(settings.landing_dir))})
     result = defs.resolve_sensor_def(LANDING_SENSOR)(context)  # the tick's SensorResult
     assert isinstance(result, dg.SensorResult)
+    for request in result.dynamic_partitions_requests or []:  # as the daemon applies them
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name,
+                                            list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
     return result
 
 
@@ -30,7 +37,7 @@ def test_sensor_waits_for_a_file_being_written_then_registers_it_once(settings, 
     defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def(LANDING_SENSOR)
     assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
-    other = json.dumps({"v": 1, "datasets": {"retired": {"files": {}, "hashes": {"abc": "k@abc"}}}})
+    other = json.dumps({"v": 2, "datasets": {"retired": {"files": {"gone.csv": [1, 2, "abc"]}}}})
     path = settings.landing_dir / "customers" / "c.csv"
     path.parent.mkdir(parents=True)
     with dg.instance_for_test() as instance:
@@ -45,15 +52,19 @@ def test_sensor_waits_for_a_file_being_written_then_registers_it_once(settings, 
 
         third = _tick(defs, instance, settings, second.cursor)  # stat unchanged: done
         (request,) = third.run_requests
-        assert request.job_name == "ingest_customers"
+        assert request.job_name == "process_customers"  # raw, cleaned and checks: one run
         assert request.partition_key.startswith("c.csv@")
         (added,) = third.dynamic_partitions_requests
         assert list(added.partition_keys) == [request.partition_key]
-        # the cursor was merged: the retired dataset's state survived every tick
-        assert json.loads(third.cursor)["datasets"]["retired"]["hashes"] == {"abc": "k@abc"}
+        # the cursor holds only what is landed now: a dataset that is gone leaves it
+        assert "retired" not in json.loads(third.cursor)["datasets"]
 
+        # nothing new: no partition request; the registered file has no run yet (this test
+        # launches none), so it is asked for again under the same run key, which the daemon
+        # never starts twice
         fourth = _tick(defs, instance, settings, third.cursor)
-        assert not fourth.run_requests
+        assert not fourth.dynamic_partitions_requests
+        assert [r.run_key for r in fourth.run_requests] == [request.run_key]
 
         # the same bytes delivered again under another name are not ingested twice
         copy = path.with_name("c-resend.csv")
@@ -61,7 +72,7 @@ def test_sensor_waits_for_a_file_being_written_then_registers_it_once(settings, 
         old = time.time() - 3600
         os.utime(copy, (old, old))
         fifth = _tick(defs, instance, settings, fourth.cursor)
-        assert not fifth.run_requests
+        assert [r.run_key for r in fifth.run_requests] == [request.run_key]
 
         # new content under the old name: a new partition that replaces the old one
         path.write_text(HEADER + ROW + ROW.replace("1;Ann", "2;Bob"), encoding="latin-1")
@@ -100,28 +111,20 @@ def test_automation_carries_a_landed_file_from_raw_to_curated(settings, land):
     assert isinstance(defs.resolve_sensor_def(AUTOMATION_SENSOR), dg.AutomationConditionSensorDefinition)
     with dg.instance_for_test() as instance:
         tick = _tick(defs, instance, settings, None)
-        for request in tick.dynamic_partitions_requests:
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
 
         # nothing materialized yet: automation asks for nothing
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert result.total_requested == 0
 
-        # the sensor's runs load raw; automation then asks for each cleaned partition
+        # the sensor's runs load, clean and check each file in one run: automation does not
+        # ask for cleaned again, and the curated marts follow
         for request in tick.run_requests:
+            assert request.job_name == f"process_{request.tags['dataops/dataset']}"
             job = defs.resolve_job_def(request.job_name)
             assert job.execute_in_process(instance=instance, partition_key=request.partition_key).success
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
         for name in ("customers", "orders", "products"):
-            assert result.get_num_requested(dg.AssetKey(["cleaned", name])) == 1, name
-        assert result.get_num_requested(dg.AssetKey(["curated", "daily_revenue"])) == 0
-
-        # once cleaned exists, the curated marts follow
-        for name in ("customers", "orders", "products"):
-            (key,) = instance.get_dynamic_partitions(f"{name}_files")
-            assert defs.resolve_job_def(f"process_{name}").execute_in_process(
-                instance=instance, partition_key=key).success
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+            assert result.get_num_requested(dg.AssetKey(["cleaned", name])) == 0, name
         for mart in ("enriched_orders", "daily_revenue", "customer_lifetime_value", "customer_tier_history"):
             assert result.get_num_requested(dg.AssetKey(["audit", mart])) == 1, mart  # candidate
             assert result.get_num_requested(dg.AssetKey(["curated", mart])) == 1, mart  # publish
@@ -185,6 +188,72 @@ def test_a_blocking_failure_holds_the_marts_back_in_the_pass_and_in_automation(
                 if e.asset_key.path[-1] == "daily_revenue"]  # ... the mart not
     started = {e.step_key for e in run.all_events if e.event_type_value == "STEP_START"}
     failed = {e.step_key for e in run.all_events if e.event_type_value == "STEP_FAILURE"}
-    assert "cleaned__orders" in started and failed == {"cleaned__orders_volume"}
+    assert "cleaned__orders" in started and failed == {"orders_file_checks"}
     assert not [s for s in started if "daily_revenue" in s]  # never started
     instance.dispose()
+
+
+def test_sensor_and_cli_take_the_same_decision_on_every_case(settings, land):
+    """One decision table, two paths: the landing sensor (as the daemon applies its result)
+    and `dataops run`'s registration, each on its own instance, after every step."""
+    from dataops_platform.automation.one_pass import register_landed
+    from dataops_platform.collect.decisions import Action
+    from dataops_platform.factory import build_platform
+
+    platform = build_platform(settings)
+    defs, datasets = platform.definitions, platform.datasets
+    content_a = (HEADER + ROW).encode("latin-1")
+    content_b = (HEADER + ROW + ROW.replace("1;Ann", "2;Bob")).encode("latin-1")
+    name = "customers_files"
+
+    def both(sensor_instance, cli_instance, cursor):
+        before = set(sensor_instance.get_dynamic_partitions(name))
+        tick = _tick(defs, sensor_instance, settings, cursor)
+        sensor_added = set(sensor_instance.get_dynamic_partitions(name)) - before
+        decisions = register_landed(cli_instance, datasets, settings.landing_dir)["customers"]
+        cli_added = {d.partition_key for d in decisions if d.action is Action.ingest}
+        assert sensor_added == cli_added
+        assert set(sensor_instance.get_dynamic_partitions(name)) \
+            == set(cli_instance.get_dynamic_partitions(name))
+        return tick.cursor, cli_added, {d.relative_path: d.action for d in decisions}
+
+    with dg.instance_for_test() as sensor_instance, dg.instance_for_test() as cli_instance:
+        cursor, added, actions = both(sensor_instance, cli_instance, None)  # nothing landed
+        assert not added and not actions
+
+        land("customers/a.csv", content_a)  # new
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert [k.split("@")[0] for k in added] == ["a.csv"]
+        key_a = added.pop()
+
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)  # nothing new
+        assert not added and actions == {"customers/a.csv": Action.unchanged}
+
+        land("customers/b.csv", content_a)  # the same bytes under another name
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert not added and actions["customers/b.csv"] is Action.duplicate
+
+        # a.csv changes; b.csv's content is now registered nowhere: it is loaded (nothing lost)
+        land("customers/a.csv", content_b)
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert sorted(k.split("@")[0] for k in added) == ["a.csv", "b.csv"]
+        assert key_a not in sensor_instance.get_dynamic_partitions(name)
+
+        # A -> B -> A: a.csv's first content is b.csv's now: a duplicate of it
+        land("customers/a.csv", content_a)
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert not added and actions["customers/a.csv"] is Action.duplicate
+
+        # retention prunes b.csv's partition; the files are still landed: loaded again
+        for instance in (sensor_instance, cli_instance):
+            (key_b,) = [k for k in instance.get_dynamic_partitions(name) if k.startswith("b.csv")]
+            instance.delete_dynamic_partition(name, key_b)
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert [k.split("@")[0] for k in added] == ["a.csv"]  # a first; b is its duplicate
+        assert actions["customers/b.csv"] is Action.duplicate
+
+        # touched, same bytes: nothing to do
+        old = time.time() - 7200
+        os.utime(settings.landing_dir / "customers" / "a.csv", (old, old))
+        cursor, added, actions = both(sensor_instance, cli_instance, cursor)
+        assert not added and actions["customers/a.csv"] is Action.unchanged

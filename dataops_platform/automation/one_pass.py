@@ -1,35 +1,36 @@
 """One headless pass over the landing zone: what ``dataops run`` and ``dataops demo`` do.
 
-It uses the very definitions the UI loads: the landing decision function the sensor uses,
-the dataset jobs and the curated job, on the persistent Dagster instance in the home
-folder, so runs made here show up in the UI's history.
+It uses the very definitions the UI loads, and the same deciders as the daemon: the landing
+sensor's decision function against the instance's partitions for files, and the declared
+automation conditions (``dg.evaluate_automation_conditions``) for the curated assets. Runs
+are made on the persistent Dagster instance in the home folder, so they show up in the UI's
+history; only the executing differs (in this process, one run after the other).
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
 
 from dataops_platform.automation.alerts import human_message
-from dataops_platform.automation.sensors import evaluate_landing, settle_ns
-from dataops_platform.collect.decisions import Action, DatasetCursor, Decision, decode_cursor
-from dataops_platform.collect.extract import extract_all
-from dataops_platform.collect.landing import (
-    landing_base,
-    partitions_def_name,
-    scan,
-    slug,
-    split_partition_key,
+from dataops_platform.automation.sensors import (
+    evaluate_landing,
+    registered_partitions,
+    settle_ns,
 )
+from dataops_platform.collect.decisions import Action, Decision
+from dataops_platform.collect.extract import extract_all
+from dataops_platform.collect.landing import partitions_def_name, scan
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.profiles import instance_template, render_instance
@@ -40,7 +41,6 @@ from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import POOL
 from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
-CODE_VERSION_TAG = "dagster/code_version"  # set by Dagster on every materialization
 INSTANCE_TEMPLATE = instance_template("local")  # production: profiles/production.yaml
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 # The summary speaks: a step failure is a FAILED line in it, its stack trace stays in the
@@ -75,6 +75,16 @@ class CheckOutcome:
     metadata: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RunTiming:
+    """How long one run of the pass took, and where the time went."""
+
+    job: str
+    partition: str | None
+    seconds: float
+    steps: tuple[tuple[str, float], ...]  # (step, seconds), slowest first
+
+
 @dataclass
 class PassResult:
     """What one pass did: decisions per dataset, failed runs, check outcomes."""
@@ -87,6 +97,7 @@ class PassResult:
     held: dict[str, list[str]] = field(default_factory=dict)  # mart -> failed blocking checks upstream
     run_ids: list[str] = field(default_factory=list)  # every run the pass launched (its report)
     extracted: list = field(default_factory=list)  # database/API extractions stored by the pass
+    timings: list[RunTiming] = field(default_factory=list)  # one per run, in launch order
 
     @property
     def failed_error_checks(self) -> list[CheckOutcome]:
@@ -98,29 +109,22 @@ class PassResult:
 
 
 def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingDataset],
-                    landing_root: Path) -> dict[str, list]:
-    """Register new/changed files as partitions, exactly as the sensor would."""
-    known = {d.contract.name: DatasetCursor.from_partition_keys(
-        instance.get_dynamic_partitions(partitions_def_name(d.contract))) for d in datasets}
+                    landing_root: Path) -> dict[str, list[Decision]]:
+    """Register new/changed files as partitions: the sensor's decision, against the same
+    record of registered files (the instance's partitions)."""
     wait_s = settle_wait_s(datasets, landing_root)
     if wait_s > 0:  # the settle setting applies here too: a fresh file gets its settle time
         time.sleep(wait_s)
-    # First look records sizes and mtimes; the second, a moment later, decides.
-    _, _, first, _ = evaluate_landing(datasets, landing_root, None, previous=known,
-                                      now_ns=0)
-    time.sleep(OBSERVE_GAP_S)
+    cursor = None
+    if settle_ns() <= 0:  # no settle time: two looks a moment apart tell a finished file
+        registered = registered_partitions(instance, datasets)
+        _, _, cursor, _ = evaluate_landing(datasets, landing_root, None, registered=registered,
+                                           now_ns=0)
+        time.sleep(OBSERVE_GAP_S)
     # no hashing budget here: a headless pass takes everything that has landed
-    _, requests, _, decisions = evaluate_landing(datasets, landing_root, None,
-                                                 previous=decode_cursor(first),
-                                                 max_hashes=sys.maxsize)
-    for dataset in datasets:  # a file's own registered content is not a re-delivery
-        base = landing_base(dataset.contract.landing_glob)
-        decisions[dataset.contract.name] = [
-            Decision(d.relative_path, Action.unchanged)
-            if d.action is Action.duplicate and d.duplicate_of is not None
-            and split_partition_key(d.duplicate_of)[0]
-            == slug(posixpath.relpath(d.relative_path, base or ".")) else d
-            for d in decisions[dataset.contract.name]]
+    _, requests, _, decisions = evaluate_landing(
+        datasets, landing_root, cursor, registered=registered_partitions(instance, datasets),
+        max_hashes=sys.maxsize)
     for request in requests:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name,
@@ -185,6 +189,33 @@ def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]
             if k not in done]
 
 
+SECONDS_TAG = "dataops/seconds"  # a run's wall time, on the run (the UI shows it as a tag)
+
+
+def record_timing(instance: dg.DagsterInstance,
+                  result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
+                  seconds: float) -> RunTiming:
+    """The run's wall time and its steps' durations, kept on the run as a tag too."""
+    steps = sorted(((s.step_key, (s.end_time or 0.0) - (s.start_time or 0.0))
+                    for s in instance.get_run_step_stats(result.run_id)
+                    if s.start_time is not None and s.end_time is not None),
+                   key=lambda item: -item[1])
+    instance.add_run_tags(result.run_id, {SECONDS_TAG: f"{seconds:.2f}"})
+    return RunTiming(result.dagster_run.job_name,
+                     result.dagster_run.tags.get("dagster/partition"), seconds, tuple(steps))
+
+
+def _execute(settings: Settings, defs: dg.Definitions, job_name: str,
+             instance: dg.DagsterInstance, outcome: PassResult, **kwargs: Any) -> None:
+    """One run of the pass, its result and timing collected: its steps in this process
+    (local profile) or on the Celery workers (production)."""
+    started = time.perf_counter()
+    result = execute(settings, defs, job_name, instance, run_config=QUIET, tags=cli_tags(),
+                     **kwargs)
+    outcome.timings.append(record_timing(instance, result, time.perf_counter() - started))
+    collect_result(result, outcome)
+
+
 def collect_result(result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
                    into: PassResult) -> None:
     into.run_ids.append(result.run_id)
@@ -208,6 +239,7 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
     defs, datasets = platform.definitions, platform.datasets
     outcome = PassResult()
     outcome.reaped = reap_dead_runs(instance)
+    start_curated_automation(defs, instance, settings)
     outcome.extracted, failed = extract_all(  # database/API sources land their new rows first
         [d.contract for d in datasets], settings.landing_dir,
         settings.landing_dir.parent / "extract_state", settings.lake_dir)
@@ -224,16 +256,62 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
-            result = execute(settings, defs, job.name, instance, partition_key=key,
-                             run_config=QUIET, tags=cli_tags())
-            collect_result(result, outcome)
-    stale = _curated_behind(defs, instance)
-    ready = [k for k in _ready_curated(defs, instance, outcome.held) if k in stale] if stale else []
-    if ready:
-        result = execute(settings, defs, CURATED_JOB.name, instance, run_config=QUIET,
-                         asset_selection=ready, tags=cli_tags())
-        collect_result(result, outcome)
+            _execute(settings, defs, job.name, instance, outcome, partition_key=key)
+    _ready_curated(defs, instance, outcome.held)  # names what a failed check holds back
+    for _ in range(MAX_AUTOMATION_ROUNDS):  # as the daemon's ticks would, until all is done
+        with curated_automation(defs, instance, settings) as requested:
+            if not requested:
+                break
+            _execute(settings, defs, CURATED_JOB.name, instance, outcome,
+                     asset_selection=requested)
     return outcome
+
+
+CURATED_SELECTION = dg.AssetSelection.key_prefixes(*([p] for p in CURATED_PREFIXES))
+MAX_AUTOMATION_ROUNDS = 10  # rounds of evaluate-then-run; more than the curated graph is deep
+AUTOMATION_CURSOR = "cli-automation-cursor"  # in the instance's folder, beside dagster.yaml
+
+
+@contextmanager
+def curated_automation(defs: dg.Definitions, instance: dg.DagsterInstance,
+                       settings: Settings) -> Iterator[list[dg.AssetKey]]:
+    """What the declared automation conditions request of the curated assets now.
+
+    The same conditions the daemon's automation sensor evaluates (new data upstream, a
+    changed declaration, nothing failed and blocking upstream), evaluated with the pass's
+    own cursor. The cursor is kept only once the caller's runs are done: a pass killed
+    while building a mart leaves the previous cursor, so the next pass asks for it again.
+    """
+    result = _evaluate_curated(defs, instance, settings)
+    graph = defs.resolve_asset_graph()
+    yield [key for key in sorted(CURATED_SELECTION.resolve(graph))
+           if result.get_num_requested(key) > 0]
+    _keep_cursor(settings, result.cursor)
+
+
+def start_curated_automation(defs: dg.Definitions, instance: dg.DagsterInstance,
+                             settings: Settings) -> None:
+    """The first evaluation of a home's conditions only records the state (Dagster's
+    ``since_last_handled`` starts there); made before the pass's first run, the pass's own
+    new data then counts as an update."""
+    if not (settings.dagster_home / AUTOMATION_CURSOR).exists():
+        _keep_cursor(settings, _evaluate_curated(defs, instance, settings).cursor)
+
+
+def _evaluate_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
+                      settings: Settings) -> Any:
+    path = settings.dagster_home / AUTOMATION_CURSOR
+    cursor = dg.deserialize_value(path.read_text(encoding="utf-8")) if path.exists() else None
+    return dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                             asset_selection=CURATED_SELECTION,
+                                             cursor=cursor)  # type: ignore[arg-type]
+
+
+def _keep_cursor(settings: Settings, cursor: Any) -> None:
+    path = settings.dagster_home / AUTOMATION_CURSOR
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(dg.serialize_value(cursor), encoding="utf-8")
+    temporary.replace(path)
 
 
 def _failed_blocking_checks(graph: AssetGraph, instance: dg.DagsterInstance,
@@ -252,57 +330,6 @@ def _failed_blocking_checks(graph: AssetGraph, instance: dg.DagsterInstance,
                 failed.append(f"{key.to_user_string()} {check_key.name}"
                               + (f" [{partition}]" if partition else ""))
     return failed
-
-
-def _latest_id(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
-    records = instance.fetch_materializations(key, limit=1).records
-    return records[0].storage_id if records else None
-
-
-def _code_changed(graph: AssetGraph, instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
-    """The asset's declaration changed since it was last built (its code version differs)."""
-    wanted = graph.get(key).code_version
-    if wanted is None:
-        return False
-    event = instance.get_latest_materialization_event(key)
-    materialization = event.asset_materialization if event is not None else None
-    built = (materialization.tags or {}).get(CODE_VERSION_TAG) if materialization else None
-    return built is not None and built != wanted
-
-
-def _curated_behind(defs: dg.Definitions, instance: dg.DagsterInstance) -> set[dg.AssetKey]:
-    """Curated assets older than what they are built from (new data upstream, or a run killed
-    while building or publishing them) or than their declaration, with everything curated
-    downstream of them — unless a failed audit holds a publish step back. Only these are
-    rebuilt: a mart whose inputs did not change keeps its published version."""
-    graph = defs.resolve_asset_graph()
-    behind: set[dg.AssetKey] = set()
-    latest: dict[dg.AssetKey, int | None] = {}  # one event-log query per asset, not per edge
-
-    def latest_id(key: dg.AssetKey) -> int | None:
-        if key not in latest:
-            latest[key] = _latest_id(instance, key)
-        return latest[key]
-
-    for key in graph.materializable_asset_keys:
-        if key.path[0] not in CURATED_PREFIXES:
-            continue
-        if _code_changed(graph, instance, key):
-            behind.add(key)
-            continue
-        own = latest_id(key)
-        parents = [p for p in graph.get(key).parent_keys if latest_id(p) is not None]
-        newer = any(own is None or (latest_id(p) or 0) > own for p in parents)
-        if newer and not any(_failed_blocking_checks(graph, instance, p) for p in parents
-                             if graph.get(p).tags.get(PUBLISHES_TAG)):
-            behind.add(key)
-    frontier = list(behind)  # what is built from a stale asset is rebuilt in the same run
-    while frontier:
-        for child in graph.get(frontier.pop()).child_keys:
-            if child.path[0] in CURATED_PREFIXES and child not in behind:
-                behind.add(child)
-                frontier.append(child)
-    return behind
 
 
 def _ready_curated(defs: dg.Definitions, instance: dg.DagsterInstance,

@@ -7,7 +7,8 @@ because DuckDB allows one writing process and a sensor holding the file would fa
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,12 @@ import dagster as dg
 from dataops_platform.collect.decisions import (
     Action,
     DatasetCursor,
+    Decision,
     decide,
     decode_cursor,
     encode_cursor,
 )
-from dataops_platform.collect.landing import file_hash, scan
+from dataops_platform.collect.landing import file_hash, partitions_def_name, scan
 from dataops_platform.collect.resources import LandingZone
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 LANDING_SENSOR = "landing_sensor"
 AUTOMATION_SENSOR = "dataops_automation"
 SETTLE_SECONDS_ENV = "DATAOPS_SETTLE_SECONDS"
+IN_PROGRESS = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+               dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 MAX_HASHES_PER_TICK = 200  # bounds a tick's work; the rest is picked up next tick
 
 
@@ -37,48 +41,89 @@ def settle_ns() -> int:
     return int(float(os.environ.get(SETTLE_SECONDS_ENV, "10")) * 1e9)
 
 
+def registered_partitions(instance: dg.DagsterInstance,
+                          datasets: "Sequence[LandingDataset]") -> dict[str, list[str]]:
+    """The landed files registered so far, per dataset: the instance's dynamic partitions,
+    the one record the sensor and ``dataops run`` both decide against."""
+    return {d.contract.name: list(instance.get_dynamic_partitions(partitions_def_name(d.contract)))
+            for d in datasets}
+
+
+def run_key(dataset: str, decision: Decision) -> str:
+    """One key per delivery (content + size + mtime): the daemon never starts two runs for
+    one delivery, yet content delivered again after it was replaced gets its run."""
+    seen = decision.observed
+    stamp = f":{seen.size}:{seen.mtime_ns}" if seen is not None else ""
+    return f"{dataset}:{decision.partition_key}{stamp}"
+
+
 def evaluate_landing(datasets: "Sequence[LandingDataset]", root: Path,
-                     cursor: str | None, *, now_ns: int | None = None,
-                     previous: dict[str, DatasetCursor] | None = None,
+                     cursor: str | None, *, registered: Mapping[str, Sequence[str]],
+                     now_ns: int | None = None,
                      max_hashes: int = MAX_HASHES_PER_TICK,
-                     ) -> tuple[list[dg.RunRequest], list, str, dict[str, list]]:
+                     unfinished: Callable[["LandingDataset"], Iterable[str]] | None = None,
+                     ) -> tuple[list[dg.RunRequest], list, str, dict[str, list[Decision]]]:
     """One pass of the landing decision over every dataset (shared by sensor and CLI).
 
-    Returns the run requests, the dynamic-partition requests, the merged cursor and the
-    decisions per dataset. ``previous`` (already decoded) takes precedence over ``cursor``.
+    ``registered`` is what the instance holds (``registered_partitions``); ``cursor`` only
+    carries last look's sizes, mtimes and hashes. Returns the run requests, the dynamic-
+    partition requests, the new cursor and the decisions per dataset. ``unfinished`` names
+    registered partitions that never got processed (say a pass was killed between
+    registering and running them): a landed file whose content is one of them is requested
+    again (its run key keeps the daemon from repeating a run that already exists).
     """
-    cursors = dict(previous) if previous is not None else decode_cursor(cursor)
+    observed = decode_cursor(cursor)
+    cursors: dict[str, DatasetCursor] = {}
     budget = max_hashes
     run_requests: list[dg.RunRequest] = []
     partition_requests: list = []
-    decisions_by_dataset: dict[str, list] = {}
+    decisions_by_dataset: dict[str, list[Decision]] = {}
     now = now_ns if now_ns is not None else time.time_ns()
     for dataset in datasets:
         name = dataset.contract.name
+        known = DatasetCursor.from_partition_keys(
+            registered.get(name, ()), files=observed.get(name, DatasetCursor()).files)
         decisions, cursors[name] = decide(
-            cursors.get(name, DatasetCursor()), scan(root, dataset.contract),
+            known, scan(root, dataset.contract),
             hash_of=lambda rel: file_hash(root / rel),
             now_ns=now, settle_ns=settle_ns(), max_hashes=budget)
         decisions_by_dataset[name] = decisions
-        budget -= sum(d.action in (Action.ingest, Action.duplicate) for d in decisions)
+        budget -= sum(d.newly_hashed for d in decisions)
         new = [d for d in decisions if d.action is Action.ingest]
-        if not new:
-            continue
-        partition_requests.append(dataset.partitions.build_add_request(
-            [d.partition_key for d in new if d.partition_key]))
-        replaced = [d.replaces for d in new if d.replaces]
-        if replaced:
-            partition_requests.append(dataset.partitions.build_delete_request(replaced))
+        behind = set(unfinished(dataset)) if unfinished is not None else set()
+        again = [replace(d, partition_key=d.registered_as) for d in decisions
+                 if d.action is Action.unchanged and d.registered_as in behind]
+        if new:
+            partition_requests.append(dataset.partitions.build_add_request(
+                [d.partition_key for d in new if d.partition_key]))
+            replaced = [d.replaces for d in new if d.replaces]
+            if replaced:
+                partition_requests.append(dataset.partitions.build_delete_request(replaced))
         run_requests.extend(
             dg.RunRequest(
-                run_key=f"{name}:{d.partition_key}",
+                run_key=run_key(name, d),
                 partition_key=d.partition_key,
-                job_name=dataset.ingest_job.name,
+                job_name=dataset.process_job.name,
                 tags={"dataops/dataset": name, "dataops/source_file": d.relative_path},
             )
-            for d in new
+            for d in [*new, *again]
         )
     return run_requests, partition_requests, encode_cursor(cursors), decisions_by_dataset
+
+
+def unfinished_partitions(instance: dg.DagsterInstance,
+                          dataset: "LandingDataset") -> list[str]:
+    """Registered partitions whose file was never processed (cleaned not materialized) and
+    that no run is working on right now."""
+    done = instance.get_materialized_partitions(dataset.cleaned.key)
+    keys = [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
+            if k not in done]
+    if not keys:
+        return []
+    busy = {run.tags.get("dagster/partition") for run in instance.get_runs(
+        filters=dg.RunsFilter(job_name=dataset.process_job.name,
+                              statuses=[*IN_PROGRESS]))}
+    return [k for k in keys if k not in busy]
 
 
 def build_landing_sensor(datasets: "Sequence[LandingDataset]",
@@ -87,18 +132,22 @@ def build_landing_sensor(datasets: "Sequence[LandingDataset]",
         name=name,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=[d.ingest_job for d in datasets],
+        jobs=[d.process_job for d in datasets],
         description="Registers each new or changed landed file (by content hash) as a "
-                    "partition of raw/<dataset> and requests its run. Files still being "
-                    "written wait; identical re-deliveries are skipped.",
+                    "partition of raw/<dataset> and requests the run that loads, cleans and "
+                    "checks it. Files still being written wait; identical re-deliveries are "
+                    "skipped.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext,
                        landing: LandingZone) -> dg.SensorResult | dg.SkipReason:
+        instance = context.instance
         runs, partitions, cursor, decisions = evaluate_landing(
-            datasets, landing.path, context.cursor)
+            datasets, landing.path, context.cursor,
+            registered=registered_partitions(instance, datasets),
+            unfinished=lambda dataset: unfinished_partitions(instance, dataset))
         for name, items in decisions.items():
             for d in items:
-                if d.action is Action.duplicate:
+                if d.action is Action.duplicate and d.newly_hashed:
                     context.log.info(f"{name}: {d.relative_path} has the same content as "
                                      f"{d.duplicate_of}; not ingested again")
                 elif d.action is Action.wait:

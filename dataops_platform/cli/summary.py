@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dataops_platform.automation.one_pass import CheckOutcome, PassResult, summarize_decisions
+from dataops_platform.automation.one_pass import (
+    CheckOutcome,
+    PassResult,
+    RunTiming,
+    summarize_decisions,
+)
 from dataops_platform.automation.replay import ReplayResult
+from dataops_platform.collect.decisions import Action
 from dataops_platform.factory import DatasetAssets
 from dataops_platform.quality.checks import ledger_totals
 from dataops_platform.quality.rule_checks import PREFIX as RULE_PREFIX
@@ -80,6 +86,8 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
                    "duplicates", "checks ok", "columns clean"], rows)]
     if not any(result.processed.values()):
         out.append("nothing new landed: no runs were needed (the tables above are current)")
+    out.extend(skipped_lines(result))
+    out.extend(timing_lines(result.timings))
     curated = [c for c in result.checks if c.asset.startswith(("curated/", "audit/"))]
     if curated:
         ok = sum(c.passed for c in curated)
@@ -113,6 +121,41 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     for failure in result.failures:
         out.append(f"FAILED {failure}")
     return "\n".join(out)
+
+
+MAX_LISTED = 10  # longer lists are summed up: the summary stays readable at 1,000 files
+
+
+def skipped_lines(result: PassResult) -> list[str]:
+    """Each identical re-delivery of this pass, and what it is a copy of."""
+    skipped = [(name, d) for name, items in result.decisions.items() for d in items
+               if d.action is Action.duplicate]
+    lines = [f"skipped {name} {d.relative_path}: same content as {d.duplicate_of} "
+             "(an identical re-delivery, not loaded again)" for name, d in skipped[:MAX_LISTED]]
+    if len(skipped) > MAX_LISTED:
+        lines.append(f"skipped {len(skipped) - MAX_LISTED} more identical re-deliveries")
+    return lines
+
+
+def _short(step_key: str) -> str:
+    return step_key.replace("__", "/")
+
+
+def timing_lines(timings: Sequence[RunTiming]) -> list[str]:
+    """Per run: wall time and its three slowest steps (all of them are in the run's log)."""
+    lines = []
+    for timing in timings[:MAX_LISTED]:
+        where = f" [{timing.partition}]" if timing.partition else ""
+        slowest = ", ".join(f"{_short(step)} {secs:.2f} s" for step, secs in timing.steps[:3])
+        lines.append(f"time: {timing.job}{where} {timing.seconds:.2f} s"
+                     + (f" (slowest steps: {slowest})" if slowest else ""))
+    if len(timings) > MAX_LISTED:
+        rest = timings[MAX_LISTED:]
+        lines.append(f"time: {len(rest)} more run(s), {sum(t.seconds for t in rest):.2f} s")
+    if timings:
+        lines.append(f"time: {len(timings)} run(s), {sum(t.seconds for t in timings):.2f} s "
+                     "in all")
+    return lines
 
 
 def unbalanced(settings: Settings, datasets: Sequence[DatasetAssets]) -> list[str]:
