@@ -25,6 +25,7 @@ from dataops_platform.collect.raw_asset import build_raw_asset
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts import Contract
 from dataops_platform.contracts.loader import in_dependency_order
+from dataops_platform.profiles.execution import executor_for
 from dataops_platform.quality.checks import build_checks
 from dataops_platform.quality.rule_checks import build_rule_checks, is_rule_check
 from dataops_platform.quality.scorecard import build_scorecard
@@ -147,9 +148,9 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
             settings.alerts_log), build_report_sensor(settings.reports_dir)]
         + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),
-        # every run's steps in one process: a fresh process per step (the multiprocess default)
-        # paid ~5 s of imports each, so a one-row file took over a minute in the daemon path
-        executor=dg.in_process_executor,
+        # local: every run's steps in one process (a fresh process per step, the multiprocess
+        # default, paid ~5 s of imports each); production: steps on Celery workers
+        executor=executor_for(settings),
     )
     return Platform(definitions, datasets, lake_sets, entities, marts)
 

@@ -13,6 +13,9 @@ variables override it (so CI and a production deployment can redirect a checked-
   to disk beyond it, which keeps a 5M-row file under 2 GB of RSS)
 - ``DATAOPS_KEEP_VERSIONS`` published versions kept per write-audit-publish table, with
   their serving files (default 5, at least 2: the live one and the rollback target)
+- ``DATAOPS_PROFILE``   ``local`` (default: SQLite instance, in-process executor) or
+  ``production`` (Dagster on PostgreSQL, queued runs, steps on Celery workers); see
+  ``dataops_platform/profiles``
 
 Resolving settings has no side effects: nothing is created until a command or a run writes.
 """
@@ -30,12 +33,16 @@ HOME_ENV = "DATAOPS_HOME"
 PROJECT_ENV = "DATAOPS_PROJECT"
 MEMORY_LIMIT_ENV = "DATAOPS_DUCKDB_MEMORY_LIMIT"
 KEEP_VERSIONS_ENV = "DATAOPS_KEEP_VERSIONS"
+PROFILE_ENV = "DATAOPS_PROFILE"
+PROFILES = ("local", "production")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 # `dataops <command> --home X` for the definitions it loads in this process: scoped, never
 # written into os.environ (subprocesses get DATAOPS_HOME in their own environment instead)
 _HOME_OVERRIDE: ContextVar[Path | None] = ContextVar("dataops_home_override", default=None)
+# `dataops up/run --profile X`: the same, for the profile
+_PROFILE_OVERRIDE: ContextVar[str | None] = ContextVar("dataops_profile_override", default=None)
 
 
 @contextmanager
@@ -47,6 +54,26 @@ def home_override(home: Path | None) -> Iterator[None]:
         _HOME_OVERRIDE.reset(token)
 
 
+@contextmanager
+def profile_override(profile: str | None) -> Iterator[None]:
+    token = _PROFILE_OVERRIDE.set(profile)
+    try:
+        yield
+    finally:
+        _PROFILE_OVERRIDE.reset(token)
+
+
+def use_profile(profile: str) -> None:
+    """``--profile`` for the rest of a command's process (its definitions and runs)."""
+    _PROFILE_OVERRIDE.set(check_profile(profile, "--profile"))
+
+
+def check_profile(profile: str, origin: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"{origin} is {profile!r}: the profile is one of {', '.join(PROFILES)}")
+    return profile
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations; derived paths are properties so nothing can disagree."""
@@ -55,20 +82,27 @@ class Settings:
     project_dir: Path
     duckdb_memory_limit: str = "1GB"
     keep_versions: int = 5
+    profile: str = "local"  # local | production (instance template and executor)
 
     @classmethod
     def resolve(cls, project_dir: Path, *, home: str | Path | None = None,
                 duckdb_memory_limit: str = "1GB", keep_versions: int = 5,
-                environ: Mapping[str, str] | None = None) -> Settings:
+                profile: str = "local", environ: Mapping[str, str] | None = None) -> Settings:
         """The project's declared settings, overridden by the environment (``environ``,
-        default ``os.environ``, only read). A relative ``home`` is relative to the project."""
+        default ``os.environ``, only read). A relative ``home`` is relative to the project.
+        The profile: ``--profile`` (scoped override), else DATAOPS_PROFILE, else ``profile``."""
         env = os.environ if environ is None else environ
         chosen = Path(_HOME_OVERRIDE.get() or env.get(HOME_ENV) or home or ".dataops").expanduser()
         if not chosen.is_absolute():
             chosen = project_dir / chosen
         return cls(home=chosen.resolve(), project_dir=project_dir.resolve(),
                    duckdb_memory_limit=env.get(MEMORY_LIMIT_ENV) or duckdb_memory_limit,
-                   keep_versions=max(2, int(env.get(KEEP_VERSIONS_ENV) or keep_versions)))
+                   keep_versions=max(2, int(env.get(KEEP_VERSIONS_ENV) or keep_versions)),
+                   profile=_chosen_profile(env, profile))
+
+    @property
+    def production(self) -> bool:
+        return self.profile == "production"
 
     def with_home(self, home: Path) -> Settings:
         return replace(self, home=home.expanduser().resolve())
@@ -119,3 +153,12 @@ class Settings:
         for path in (self.home, self.landing_dir, self.lake_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def _chosen_profile(env: Mapping[str, str], declared: str) -> str:
+    override = _PROFILE_OVERRIDE.get()
+    if override:
+        return check_profile(override, "--profile")
+    if env.get(PROFILE_ENV):
+        return check_profile(env[PROFILE_ENV], PROFILE_ENV)
+    return check_profile(declared, "the platform's `profile` setting")

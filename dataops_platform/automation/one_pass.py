@@ -10,7 +10,6 @@ history; only the executing differs (in this process, one run after the other).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 import time
@@ -34,13 +33,15 @@ from dataops_platform.collect.extract import extract_all
 from dataops_platform.collect.landing import partitions_def_name, scan
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.factory import CURATED_JOB, Platform
+from dataops_platform.profiles import instance_template, render_instance
+from dataops_platform.profiles.execution import execute
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
-from dataops_platform.settings import PACKAGE_DIR, Settings
+from dataops_platform.settings import Settings
 from dataops_platform.storage.warehouse import POOL
 from dataops_platform.transform.wap import PUBLISHES_TAG, published_key
 
-INSTANCE_TEMPLATE = PACKAGE_DIR / "automation" / "dagster.yaml"
+INSTANCE_TEMPLATE = instance_template("local")  # production: profiles/production.yaml
 OBSERVE_GAP_S = 1.0  # two looks this far apart tell a finished file from one being written
 # The summary speaks: a step failure is a FAILED line in it, its stack trace stays in the
 # run's event log (the UI, `dagster`), shown on the console only with `dataops --debug`.
@@ -52,11 +53,8 @@ TRIGGER_TAG, PID_TAG, HOST_TAG = "dataops/trigger", "dataops/pid", "dataops/host
 
 
 def prepare_instance(settings: Settings) -> dg.DagsterInstance:
-    """The home's persistent Dagster instance, with the platform's instance config."""
-    settings.ensure()
-    config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    """The home's persistent Dagster instance, with the profile's instance config."""
+    render_instance(settings)
     # from the home's folder, not $DAGSTER_HOME: a command never rewrites the environment
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # Create the duckdb pool now, from the configured default limit: left to the first
@@ -194,7 +192,8 @@ def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]
 SECONDS_TAG = "dataops/seconds"  # a run's wall time, on the run (the UI shows it as a tag)
 
 
-def record_timing(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult,
+def record_timing(instance: dg.DagsterInstance,
+                  result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
                   seconds: float) -> RunTiming:
     """The run's wall time and its steps' durations, kept on the run as a tag too."""
     steps = sorted(((s.step_key, (s.end_time or 0.0) - (s.start_time or 0.0))
@@ -206,17 +205,19 @@ def record_timing(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResul
                      result.dagster_run.tags.get("dagster/partition"), seconds, tuple(steps))
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, outcome: PassResult,
-             **kwargs: object) -> None:
-    """One run of the pass, in this process, its result and timing collected."""
+def _execute(settings: Settings, defs: dg.Definitions, job_name: str,
+             instance: dg.DagsterInstance, outcome: PassResult, **kwargs: Any) -> None:
+    """One run of the pass, its result and timing collected: its steps in this process
+    (local profile) or on the Celery workers (production)."""
     started = time.perf_counter()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
-                                    tags=cli_tags(), **kwargs)  # type: ignore[arg-type]
+    result = execute(settings, defs, job_name, instance, run_config=QUIET, tags=cli_tags(),
+                     **kwargs)
     outcome.timings.append(record_timing(instance, result, time.perf_counter() - started))
     collect_result(result, outcome)
 
 
-def collect_result(result: dg.ExecuteInProcessResult, into: PassResult) -> None:
+def collect_result(result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
+                   into: PassResult) -> None:
     into.run_ids.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
         into.checks.append(CheckOutcome(
@@ -255,13 +256,13 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         pending = pending + again
         outcome.processed[dataset.contract.name] = pending
         for key in pending:
-            _execute(job, instance, outcome, partition_key=key)
+            _execute(settings, defs, job.name, instance, outcome, partition_key=key)
     _ready_curated(defs, instance, outcome.held)  # names what a failed check holds back
     for _ in range(MAX_AUTOMATION_ROUNDS):  # as the daemon's ticks would, until all is done
         with curated_automation(defs, instance, settings) as requested:
             if not requested:
                 break
-            _execute(defs.resolve_job_def(CURATED_JOB.name), instance, outcome,
+            _execute(settings, defs, CURATED_JOB.name, instance, outcome,
                      asset_selection=requested)
     return outcome
 

@@ -22,7 +22,14 @@ from dataops_platform.cli.files_commands import files
 from dataops_platform.cli.project_commands import current_project, init, land_sample_data
 from dataops_platform.contracts import Contract, ContractError
 from dataops_platform.project.loading import example_project
-from dataops_platform.settings import HOME_ENV, PROJECT_ENV, Settings
+from dataops_platform.settings import (
+    HOME_ENV,
+    PROFILE_ENV,
+    PROFILES,
+    PROJECT_ENV,
+    Settings,
+    use_profile,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     import dagster as dg
@@ -31,17 +38,42 @@ if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     from dataops_platform.factory import Platform
 
 
-def _settings(home: str | None = None) -> Settings:
-    """The current project's settings, ``--home`` first (never written to os.environ)."""
+def _settings(home: str | None = None, profile: str | None = None) -> Settings:
+    """The current project's settings, ``--home`` and ``--profile`` first (never written to
+    os.environ; the profile override stays set for the definitions this command loads)."""
     from dataops_platform.project.loading import project_settings
 
     project, default_home = current_project()
     chosen = Path(home) if home else default_home
+    if profile:
+        use_profile(profile)  # for the rest of this command's process
     try:
         return project_settings(project, chosen)
-    except ContractError as exc:
+    except (ContractError, ValueError) as exc:
         _fail(str(exc))
         raise
+
+
+PROFILE_OPTION = click.option(
+    "--profile", type=click.Choice(PROFILES), default=None,
+    help=f"local (SQLite instance, steps in-process) or production (Dagster on PostgreSQL, "
+         f"steps on Celery workers); else {PROFILE_ENV}, else the project's platform setting.")
+
+
+def _prepare_or_exit(settings: Settings) -> None:
+    """Render the profile's instance config; production: PostgreSQL must answer."""
+    from dataops_platform.profiles import ProfileError, prepare
+
+    try:
+        prepare(settings)
+    except ProfileError as exc:
+        _fail(f"Cannot start the {settings.profile} profile: {exc}.")
+
+
+def _deployment_env(settings: Settings) -> dict[str, str]:
+    """What every process of this deployment (UI, daemon, workers) needs in its environment."""
+    return {**os.environ, HOME_ENV: str(settings.home), PROJECT_ENV: str(settings.project_dir),
+            PROFILE_ENV: settings.profile, "DAGSTER_HOME": str(settings.dagster_home)}
 
 
 def _fail(message: str) -> None:
@@ -64,16 +96,27 @@ def cli() -> None:
 @click.option("--sample-data/--no-sample-data", default=True, show_default=True,
               help="Land the project's sample_data/ so data flows as soon as the UI is up.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
-def up(home: str | None, sample_data: bool, port: int) -> None:
+@PROFILE_OPTION
+@click.option("--prepare-only", is_flag=True,
+              help="Only render the home's instance config and check the services; start nothing.")
+def up(home: str | None, sample_data: bool, port: int, profile: str | None,
+       prepare_only: bool) -> None:
     """Set up the home folder and start the Dagster UI (dagster dev) on it.
 
     The landing sensor and the automation sensor start running: landed files flow to
     raw, cleaned and curated by themselves. Stop with Ctrl+C; state stays in the home.
+    With the production profile, start the workers too (`dataops worker`).
     """
     from dataops_platform.automation.one_pass import prepare_instance
 
-    settings = _settings(home)
+    settings = _settings(home, profile)
     _validate_or_exit(settings)
+    _prepare_or_exit(settings)
+    if prepare_only:
+        click.echo(f"Profile {settings.profile}: instance config in "
+                   f"{settings.dagster_home / 'dagster.yaml'}"
+                   + (" (PostgreSQL reachable)" if settings.production else ""))
+        return
     prepare_instance(settings)
     if sample_data:
         copied = land_sample_data(settings)
@@ -82,8 +125,7 @@ def up(home: str | None, sample_data: bool, port: int) -> None:
     from dataops_platform.cli.project_commands import write_workspace
 
     workspace = write_workspace(settings)
-    env = {**os.environ, HOME_ENV: str(settings.home), PROJECT_ENV: str(settings.project_dir),
-           "DAGSTER_HOME": str(settings.dagster_home)}
+    env = _deployment_env(settings)
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-p", str(port)]
     try:
         sys.exit(subprocess.call(command, env=env, cwd=settings.project_dir))
@@ -129,14 +171,41 @@ def demo(home: str | None, rows: int | None, reset: bool) -> None:
 
 @cli.command()
 @click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
-def run(home: str | None) -> None:
+@PROFILE_OPTION
+def run(home: str | None, profile: str | None) -> None:
     """One pass over whatever has landed: process new files, rebuild marts, run checks.
 
     Registers new or changed files as partitions (as the sensor does), materializes every
     pending raw/cleaned partition with its checks and then the curated marts, prints the
-    summary, and exits 1 if a file failed or an error-severity check failed.
+    summary, and exits 1 if a file failed or an error-severity check failed. With the
+    production profile the steps run on the Celery workers (`dataops worker`).
     """
-    _run(_settings(home))
+    _run(_settings(home, profile))
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), help="Home folder (else DATAOPS_HOME).")
+@click.option("--name", default="dataops", show_default=True,
+              help="Worker name (node name NAME@host); give each worker its own.")
+def worker(home: str | None, name: str) -> None:
+    """Start a Celery worker of the production profile (one step at a time; start several).
+
+    It serves the steps of runs launched by `dataops run --profile production`, the UI and the
+    sensors, for this project and home: broker DATAOPS_CELERY_BROKER (default the local
+    RabbitMQ), results DATAOPS_CELERY_BACKEND (default the local Redis), the instance from the
+    DATAOPS_PG_* variables. Stop with Ctrl+C.
+    """
+    settings = _settings(home, "production")
+    _validate_or_exit(settings)
+    _prepare_or_exit(settings)
+    from dataops_platform.profiles import celery_urls
+
+    broker, _ = celery_urls()
+    click.echo(f"Worker {name}: project {settings.project_dir}, home {settings.home}, broker "
+               f"{broker.split('@')[-1]}")  # the host only: the URL may carry a password
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "dataops_platform.profiles.worker", name],
+              _deployment_env(settings))
 
 
 def _validate_or_exit(settings: Settings) -> list[Contract]:
@@ -155,6 +224,7 @@ def _run(settings: Settings) -> None:
     from dataops_platform.factory import build_platform
 
     _validate_or_exit(settings)
+    _prepare_or_exit(settings)
     platform = build_platform(settings)
     with pass_lock(settings.home, lambda m: click.echo(m, err=True)):  # one pass per home
         _locked_run(settings, platform)

@@ -11,6 +11,10 @@ partition (temp name, fsync, atomic rename, then read-only) and never rewritten:
 existing copy with the same hash is kept, with its original arrival time. The landing
 folder can then be emptied; ``raw`` reads the lake copy and ``dataops rebuild`` rebuilds
 every table from the lake alone.
+
+The lake root is a local folder or an fsspec URL (``s3://bucket/lake``; see
+``collect.landing``): listing, reading manifests and preserving go through fsspec for URLs
+(an object store's single-object write is atomic, so no temp name there).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dataops_platform.collect import compression
-from dataops_platform.collect.landing import file_hash
+from dataops_platform.collect.landing import Root, file_hash, filesystem, is_url, join
 
 MANIFEST = "_manifest.json"
 
@@ -55,6 +59,11 @@ class LakeEntry:
     @property
     def path(self) -> Path:
         return Path(self.folder) / self.file_name
+
+    @property
+    def location(self) -> Root:
+        """The copy's path, or its URL when the lake is behind fsspec."""
+        return join(self.folder, self.file_name) if is_url(self.folder) else self.path
 
     @property
     def arrival(self) -> datetime:
@@ -88,17 +97,35 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _read(manifest: Path) -> LakeEntry:
+def _read(manifest: Root) -> LakeEntry:
+    if is_url(manifest):
+        fs, inner = filesystem(manifest)
+        data = json.loads(fs.cat_file(inner).decode("utf-8"))
+        return LakeEntry(**data, folder=str(manifest).rsplit("/", 1)[0])
+    manifest = Path(manifest)
     data = json.loads(manifest.read_text(encoding="utf-8"))
     return LakeEntry(**data, folder=str(manifest.parent))
+
+
+def _glob(folder: Root, pattern: str) -> list[Root]:
+    """``folder.glob(pattern)`` for a local folder or an fsspec URL (URLs back)."""
+    if not is_url(folder):
+        return list(Path(folder).glob(pattern))
+    fs, inner = filesystem(folder)
+    return [fs.unstrip_protocol(p) for p in fs.glob(f"{inner}/{pattern}")]
+
+
+def _parent_name(location: Root) -> str:
+    return Path(location).parent.name if isinstance(location, Path) else location.rsplit("/", 2)[-2]
 
 
 RETIRED = "_retired"  # lake/<dataset>/_retired/<partition key>.json: retired deliveries
 
 
-def retired_keys(lake_dir: Path, dataset: str) -> set[str]:
+def retired_keys(lake_dir: Root, dataset: str) -> set[str]:
     """Partitions retired with `dataops files discard` (their copies are kept, not read)."""
-    return {p.stem for p in (lake_dir / dataset / RETIRED).glob("*.json")}
+    return {str(p).rsplit("/", 1)[-1].removesuffix(".json")
+            for p in _glob(join(lake_dir, dataset, RETIRED), "*.json")}
 
 
 def mark_retired(lake_dir: Path, dataset: str, key: str, record: dict) -> Path:
@@ -112,19 +139,19 @@ def mark_retired(lake_dir: Path, dataset: str, key: str, record: dict) -> Path:
     return target
 
 
-def entries(lake_dir: Path, dataset: str) -> Iterator[LakeEntry]:
+def entries(lake_dir: Root, dataset: str) -> Iterator[LakeEntry]:
     """Every preserved (not retired) file of ``dataset``, oldest arrival first."""
     retired = retired_keys(lake_dir, dataset)
-    found = [_read(m) for m in (lake_dir / dataset).glob(f"arrival_date=*/*/{MANIFEST}")
-             if m.parent.name not in retired]
+    found = [_read(m) for m in _glob(join(lake_dir, dataset), f"arrival_date=*/*/{MANIFEST}")
+             if _parent_name(m) not in retired]
     yield from sorted(found, key=lambda e: (e.arrived_at, e.partition_key))
 
 
-def find(lake_dir: Path, dataset: str, key: str, *, retired: bool = False) -> LakeEntry | None:
+def find(lake_dir: Root, dataset: str, key: str, *, retired: bool = False) -> LakeEntry | None:
     """The lake entry of one partition, if the file was preserved (and is not retired)."""
     if not retired and key in retired_keys(lake_dir, dataset):
         return None
-    for manifest in (lake_dir / dataset).glob(f"arrival_date=*/{key}/{MANIFEST}"):
+    for manifest in _glob(join(lake_dir, dataset), f"arrival_date=*/{key}/{MANIFEST}"):
         return _read(manifest)
     return None
 
@@ -139,14 +166,17 @@ def _write_once(target: Path, write: Callable[[BinaryIO], object]) -> None:
     target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path: str,
+def preserve(lake_dir: Root, dataset: str, key: str, source: Root, landing_path: str,
              digest: str, *, arrived_at: datetime | None = None,
              details: dict | None = None) -> LakeEntry:
     """Copy ``source`` into the lake under ``key`` (idempotent) and return its entry.
 
     A zip member (``a.zip!b.csv``) keeps the whole archive as delivered: ``digest`` is then
     the member's hash (its partition key) and the entry records the archive's own hash."""
-    source, member = compression.split_member(source)
+    if is_url(lake_dir) or is_url(source):
+        return _preserve_fs(lake_dir, dataset, key, source, landing_path, digest,
+                            arrived_at=arrived_at, details=details)
+    source, member = compression.split_member(Path(source))
     if member is not None:
         details = {**(details or {}), "member_sha256": digest}
         digest = file_hash(source)
@@ -154,7 +184,7 @@ def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path:
     if existing is not None and existing.path.exists() and existing.sha256 == digest:
         return existing
     arrival = arrived_at or _utcnow()
-    folder = lake_dir / dataset / f"arrival_date={arrival.date().isoformat()}" / key
+    folder = Path(lake_dir) / dataset / f"arrival_date={arrival.date().isoformat()}" / key
     if existing is not None:  # a damaged copy: put it back where it was recorded
         folder, arrival = Path(existing.folder), existing.arrival
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,6 +206,34 @@ def preserve(lake_dir: Path, dataset: str, key: str, source: Path, landing_path:
     if manifest.exists():
         manifest.chmod(stat.S_IRUSR | stat.S_IWUSR)
     _write_once(manifest, lambda dst: dst.write(body))
+    return entry
+
+
+def _preserve_fs(lake_dir: Root, dataset: str, key: str, source: Root, landing_path: str,
+                 digest: str, *, arrived_at: datetime | None, details: dict | None) -> LakeEntry:
+    """``preserve`` when the lake or the delivery is behind an fsspec URL (whole files)."""
+    existing = find(lake_dir, dataset, key)
+    if existing is not None and file_hash(existing.location) == existing.sha256 == digest:
+        return existing
+    arrival = existing.arrival if existing else (arrived_at or _utcnow())
+    folder = existing.folder if existing else str(
+        join(lake_dir, dataset, f"arrival_date={arrival.date().isoformat()}", key))
+    name = str(source).rsplit("/", 1)[-1]
+    src_fs, src_path = filesystem(source)
+    dst_fs, dst_folder = filesystem(folder)
+    dst_fs.makedirs(dst_folder, exist_ok=True)
+    with src_fs.open(src_path, "rb") as src, dst_fs.open(f"{dst_folder}/{name}", "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    entry = LakeEntry(dataset=dataset, partition_key=key, landing_path=landing_path,
+                      file_name=name, size=int(src_fs.size(src_path)), sha256=digest,
+                      media_type=media_type(name),
+                      arrived_at=arrival.isoformat(timespec="microseconds"), folder=folder,
+                      details=details)
+    if file_hash(entry.location if is_url(folder) else Path(folder) / name) != digest:
+        raise LakeError(f"{source} changed while it was copied into the lake; it will be "
+                        "taken again when it has settled")
+    dst_fs.pipe_file(f"{dst_folder}/{MANIFEST}",
+                     json.dumps(entry.manifest(), indent=2, sort_keys=True).encode("utf-8"))
     return entry
 
 

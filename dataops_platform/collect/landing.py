@@ -3,6 +3,11 @@
 A partition key names one delivered *version* of one file: ``<slug of the path>@<hash12>``.
 The slug keeps keys free of characters that break Dagster backfills (commas, spaces);
 the content hash makes a changed file a new partition and an identical re-delivery the same.
+
+The landing root is a local folder (a ``Path``) or any fsspec URL (``s3://bucket/landing``,
+``memory://...``, ``file:///srv/landing``; ``s3://`` needs the ``s3fs`` package): URL roots are
+listed, statted and hashed through fsspec (``scan_fs``), local folders keep the checks only a
+local file system allows (symbolic links, paths resolving outside the folder, zip members).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import hashlib
 import re
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dataops_platform.collect import compression
 from dataops_platform.contracts.model import Contract
@@ -22,10 +29,41 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
 
 
-def file_hash(path: Path) -> str:
+Root = Path | str  # a local folder or an fsspec URL
+
+
+def is_url(location: Root) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+def filesystem(location: Root) -> tuple[Any, str]:
+    """(fsspec file system, path within it) of a local path or URL."""
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(str(location))
+    return fs, path.rstrip("/") or "/"
+
+
+def join(location: Root, *parts: str) -> Root:
+    """``location / parts`` for a Path, '/'-joined for a URL."""
+    if isinstance(location, Path):
+        return location.joinpath(*parts)
+    return "/".join([location.rstrip("/"), *parts])
+
+
+def file_hash(path: Root) -> str:
     """sha256 of the file's bytes, streamed so a large file never sits in memory.
 
-    A zip member's path (``a.zip!b.csv``) hashes the member's uncompressed bytes."""
+    A zip member's path (``a.zip!b.csv``) hashes the member's uncompressed bytes; a URL is
+    read through fsspec."""
+    if is_url(path):
+        fs, inner = filesystem(path)
+        digest = hashlib.sha256()
+        with fs.open(inner, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+    path = Path(path)
     archive, member = compression.split_member(path)
     if member is not None:
         return compression.member_hash(archive, member)
@@ -106,14 +144,45 @@ def _patterns(contract: Contract) -> tuple[list[str], str]:
     return patterns, member_pattern
 
 
-def scan(landing_root: Path, contract: Contract) -> list[LandedFile]:
+def _mtime_ns(info: dict) -> int:
+    """Modification time from an fsspec ``info`` (local: mtime, S3: LastModified, memory:
+    created)."""
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    if isinstance(value, datetime):
+        value = value.timestamp()
+    return int(float(value) * 1e9)
+
+
+def scan_fs(landing_root: str, contract: Contract) -> list[LandedFile]:
+    """``scan`` for a landing zone behind an fsspec URL: list and stat, never open. Archives
+    are listed as the files they are (their members are read from local folders only)."""
+    fs, root = filesystem(landing_root)
+    base = "/".join(filter(None, [root, landing_base(contract.landing_glob)]))
+    patterns, _ = _patterns(contract)
+    found = []
+    for path in sorted({p for pattern in patterns for p in fs.glob(f"{root}/{pattern}")}):
+        info = fs.info(path)
+        if info.get("type") != "file" or path.rsplit("/", 1)[-1].startswith("."):
+            continue  # editors and uploaders use dot-files while writing
+        relative, name = path[len(root):].lstrip("/"), path[len(base):].lstrip("/")
+        # a local file's exact mtime (fsspec's float would round it: the sensor compares them)
+        mtime = Path(path).stat().st_mtime_ns if "file" in fs.protocol else _mtime_ns(info)
+        found.append(LandedFile(relative, int(info.get("size") or 0), mtime, name))
+    return found
+
+
+def scan(landing_root: Root, contract: Contract) -> list[LandedFile]:
     """Stat the files matching the contract's landing glob; never opens a plain file.
 
     Compressed variants of the glob (``*.csv.gz``, ``*.csv.zst``...) and the folder's
     archives match too; each zip member matching the glob's file pattern is listed as
     its own delivery ``<archive>!<member>`` (an unreadable archive as itself, so its
-    ingest fails with a message naming the problem).
+    ingest fails with a message naming the problem). A URL root is scanned by ``scan_fs``.
     """
+    if isinstance(landing_root, str):
+        if is_url(landing_root):
+            return scan_fs(landing_root, contract)
+        landing_root = Path(landing_root)
     found: list[LandedFile] = []
     base = landing_root / landing_base(contract.landing_glob)
     inside = landing_root.resolve()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +29,10 @@ class PlatformSettings(BaseModel):
     keep_versions: Annotated[int, Field(ge=2)] = Field(
         default=5, description="Published versions kept per mart (the live one and rollback "
                                "targets), with their serving files.")
+    profile: Literal["local", "production"] = Field(
+        default="local", description="local: SQLite Dagster instance, steps in the run's "
+        "process; production: Dagster on PostgreSQL, queued runs, steps on Celery workers "
+        "(DATAOPS_PROFILE or `--profile` override it).")
 
 
 class Platform(dg.Component):
@@ -53,7 +57,8 @@ class Platform(dg.Component):
     def settings(self) -> Settings:
         return Settings.resolve(self.project_root, home=self.attributes.home,
                                 duckdb_memory_limit=self.attributes.duckdb_memory_limit,
-                                keep_versions=self.attributes.keep_versions)
+                                keep_versions=self.attributes.keep_versions,
+                                profile=self.attributes.profile)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         tree = context.component_tree

@@ -122,4 +122,4 @@ def platform_settings(root: Path) -> Settings:
     attributes = found[0] if found else PlatformSettings()
     return Settings.resolve(root, home=attributes.home,
                             duckdb_memory_limit=attributes.duckdb_memory_limit,
-                            keep_versions=attributes.keep_versions)
+                            keep_versions=attributes.keep_versions, profile=attributes.profile)
