@@ -23,6 +23,7 @@ from dataops_platform.cli.project_commands import current_project, init, land_sa
 from dataops_platform.contracts import Contract, ContractError
 from dataops_platform.project.loading import example_project
 from dataops_platform.settings import HOME_ENV, PROJECT_ENV, Settings
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     import dagster as dg
@@ -297,14 +298,13 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
         trace_file,
         trace_rows,
     )
-    from dataops_platform.storage.warehouse import connect
 
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         _fail("Nothing to trace yet: no warehouse in this home (`dataops run` processes files).")
     instance = prepare_instance(settings) if not conditions else None
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     try:
         if conditions:
             by_name = {c.name: c for c in contracts}
@@ -411,8 +411,7 @@ def prune(dry_run: bool, home: str | None) -> None:
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
     instance = None if dry_run else prepare_instance(settings)
-    warehouse = Warehouse(database=str(settings.warehouse_path),
-                          connection_config=settings.duckdb_config)
+    warehouse = Warehouse.of(settings.warehouse)
     with warehouse.get_connection() as conn:
         pruned = prune_expired(conn, settings.lake_dir, contracts, instance, dry_run=dry_run,
                                landing_dir=settings.landing_dir)
