@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,22 @@ from dataops_platform.factory import Platform as Assembly
 from dataops_platform.factory import assemble
 from dataops_platform.project.checks import cross_problems
 from dataops_platform.settings import Settings
+
+
+class WarehouseSettings(BaseModel):
+    """``warehouse:``: which backend holds the tables. The DuckLake catalog's connection string
+    is never declared here: it is read from the environment variable ``catalog_env``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["duckdb", "ducklake"] = Field(
+        default="duckdb", description="duckdb: one file under the home, one writer at a time; "
+        "ducklake: catalog in PostgreSQL, Parquet data files, several writers ($DATAOPS_WAREHOUSE)")
+    data_path: str = Field(default="", description="DuckLake's data files (default "
+                           "<home>/lake_data; relative to the project; $DATAOPS_DUCKLAKE_DATA_PATH)")
+    pool_limit: Annotated[int, Field(ge=1)] = Field(
+        default=8, description="Warehouse writers at once on DuckLake (the DuckDB file always "
+        "has 1; $DATAOPS_WAREHOUSE_POOL_LIMIT)")
 
 
 class PlatformSettings(BaseModel):
@@ -29,6 +45,7 @@ class PlatformSettings(BaseModel):
     keep_versions: Annotated[int, Field(ge=2)] = Field(
         default=5, description="Published versions kept per mart (the live one and rollback "
                                "targets), with their serving files.")
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
 
 
 class Platform(dg.Component):
@@ -53,7 +70,8 @@ class Platform(dg.Component):
     def settings(self) -> Settings:
         return Settings.resolve(self.project_root, home=self.attributes.home,
                                 duckdb_memory_limit=self.attributes.duckdb_memory_limit,
-                                keep_versions=self.attributes.keep_versions)
+                                keep_versions=self.attributes.keep_versions,
+                                warehouse=self.attributes.warehouse.model_dump())
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         tree = context.component_tree
