@@ -221,12 +221,15 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
             for target, staged in obj.side.items():
                 schema, _, name = target.partition(".")
                 publish(connection, schema, name, staged, where, params)
-            sources = [obj.main, *obj.side.values()]
-            for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
-                connection.execute(f"drop table if exists {staged}")
             return rows
 
-        return _table_metadata(context, retry_conflicts(connection, write))
+        rows = retry_conflicts(connection, write)
+        # after the commit: on DuckLake staging is another (process-local) catalog, and one
+        # transaction writes one catalog; a crash before this leaves only staging leftovers
+        sources = [obj.main, *obj.side.values()]
+        for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
+            connection.execute(f"drop table if exists {staged}")
+        return _table_metadata(context, rows)
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice,
                    connection: duckdb.DuckDBPyConnection) -> StagedTables:

@@ -88,6 +88,8 @@ def ensure_layers(conn: duckdb.DuckDBPyConnection, target: WarehouseTarget) -> N
     if target.backend == "ducklake" and target in _SCHEMAS_READY:
         return
     for layer in LAYERS:
+        if target.backend == "ducklake" and layer == "staging":
+            continue  # a process-local catalog there (backends.ducklake)
         if target.backend == "ducklake":
             retry_conflicts(conn, functools.partial(
                 conn.execute, f"create schema if not exists {layer}"))

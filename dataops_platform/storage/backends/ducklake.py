@@ -5,13 +5,17 @@ from the ``duckdb-ext`` wheel: DuckDB cannot download extensions here) and hands
 cursors on that database, each with the lake as its default catalog. Data inlining is off:
 every committed row is in a Parquet file, so readers of the data path see all of it.
 DuckLake has no primary keys or indexes; writers commit optimistically and a conflicting
-commit is retried by ``retry_conflicts``.
+commit is retried by ``retry_conflicts``. Staging tables live in a process-local in-memory
+catalog named ``staging`` (the lake has no ``staging`` schema), so ``staging."x"`` means the
+same SQL on both backends.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 
 import duckdb
 
@@ -23,6 +27,8 @@ from dataops_platform.storage.backends import (
 from dataops_platform.storage.sql import literal
 
 ALIAS = "wh"
+INIT_ATTEMPTS = 8
+STAGING = "staging"  # a process-local in-memory catalog: staging."x" resolves to it
 _LOCK = threading.Lock()
 _ATTACHED: dict[tuple[int, WarehouseTarget, bool], duckdb.DuckDBPyConnection] = {}
 
@@ -48,10 +54,23 @@ def _attach(target: WarehouseTarget, read_only: bool) -> duckdb.DuckDBPyConnecti
     os.makedirs(target.data_path, exist_ok=True)
     options = ["READ_ONLY"] if read_only else [
         f"DATA_PATH {literal(target.data_path)}", "DATA_INLINING_ROW_LIMIT 0"]
+    attach = (f"attach {literal('ducklake:postgres:' + dsn)} as {ALIAS} "
+              f"({', '.join(options)})")
     try:
         conn.execute("load ducklake; load postgres")
-        conn.execute(f"attach {literal('ducklake:postgres:' + dsn)} as {ALIAS} "
-                     f"({', '.join(options)})")
+        # staging tables (``staging.<name>``) stay in this process: never written to the
+        # lake, never a commit another writer can conflict with, gone if the process dies
+        conn.execute(f"attach ':memory:' as {STAGING}")
+        for attempt in range(1, INIT_ATTEMPTS + 1):
+            try:
+                conn.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # the first attach creates the catalog's tables: processes starting at
+                # once race on that; the loser attaches the catalog the winner created
+                if "initialize DuckLake" not in str(exc) or attempt == INIT_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * attempt * (0.5 + random.random()))
     except duckdb.Error as exc:
         conn.close()
         raise type(exc)(scrub(str(exc), dsn)) from None
