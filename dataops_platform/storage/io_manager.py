@@ -187,7 +187,8 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
         where, params = _checked(table_slice)
         connection.register("_dataops_frame", obj)
         rows = retry_conflicts(connection, lambda: publish(
-            connection, table_slice.schema, table_slice.table, "_dataops_frame", where, params))
+            connection, table_slice.schema, table_slice.table, "_dataops_frame", where, params),
+            lock=[f"{table_slice.schema}.{table_slice.table}"])
         connection.unregister("_dataops_frame")  # on failure the connection is discarded
         return _table_metadata(context, rows)
 
@@ -223,7 +224,8 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
                 publish(connection, schema, name, staged, where, params)
             return rows
 
-        rows = retry_conflicts(connection, write)
+        rows = retry_conflicts(connection, write, lock=[
+            f"{table_slice.schema}.{table_slice.table}", *obj.side])
         # after the commit: on DuckLake staging is another (process-local) catalog, and one
         # transaction writes one catalog; a crash before this leaves only staging leftovers
         sources = [obj.main, *obj.side.values()]

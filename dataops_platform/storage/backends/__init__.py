@@ -18,7 +18,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -89,11 +89,44 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and bool(_CONFLICT.search(str(exc)))
 
 
+@contextlib.contextmanager
+def table_locks(conn: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> Iterator[None]:
+    """On DuckLake, hold a PostgreSQL advisory lock per table written (sorted: no deadlock)
+    for the duration of the block; nothing on the DuckDB file (one writer anyway).
+
+    DuckLake's optimistic commits detect conflicting deletes and DDL, but two transactions
+    that both find no rows for a partition (or a merge key) and both insert them commit
+    fine: the rows would be doubled. Writers of the same table therefore take turns for
+    the short publish transaction (the expensive reading and evaluating runs in parallel).
+    The lock lives in the session: a killed process releases it with its connection."""
+    if not tables or not is_ducklake(conn):
+        yield
+        return
+    rows = conn.execute("select path from duckdb_databases() "
+                        "where database_name = '__ducklake_metadata_' || current_database()"
+                        ).fetchall()
+    if not rows or not rows[0][0]:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(rows[0][0], autocommit=True) as pg:
+        for name in sorted(set(tables)):
+            pg.execute("select pg_advisory_lock(hashtext(%s))", [f"dataops:{name}"])
+        yield
+
+
 def retry_conflicts(conn: duckdb.DuckDBPyConnection, write: Callable[[], T], *,
-                    attempts: int = 8) -> T:
+                    attempts: int = 8, lock: Sequence[str] = ()) -> T:
     """Run ``write`` in one transaction, re-running the whole transaction (bounded, with
     jittered backoff) when its commit conflicts with a concurrent writer. On the DuckDB file
-    there is one writer, so the first attempt always stands."""
+    there is one writer, so the first attempt always stands. ``lock`` names the tables
+    written, serialized across processes on DuckLake (``table_locks``)."""
+    with table_locks(conn, lock):
+        return _retrying(conn, write, attempts)
+
+
+def _retrying(conn: duckdb.DuckDBPyConnection, write: Callable[[], T], attempts: int) -> T:
     delay = 0.05
     for attempt in range(1, attempts + 1):
         conn.execute("begin transaction")
