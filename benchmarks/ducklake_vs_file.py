@@ -65,6 +65,24 @@ def child_run(csv_path: Path, result_path: Path) -> None:
                                 "backend": settings.warehouse_backend, "ledger": ledger})
 
 
+def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """This script in a fresh interpreter (its peak RSS is its own); wall and CPU seconds."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    child = subprocess.run([sys.executable, "-W", "ignore", str(Path(__file__).resolve()), *args],
+                           env=env, cwd=pb.PROJECT_DIR, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if child.returncode != 0:
+        sys.stderr.write(child.stdout[-4000:] + child.stderr[-8000:])
+        raise SystemExit(f"child {args[:2]} failed with exit code {child.returncode}")
+    return {"child_wall_seconds": wall,
+            "child_cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
+
+
 def _pg_database(pg: str, name: str, create: bool) -> None:
     import psycopg
 
@@ -85,12 +103,11 @@ def measure(backend: str, csv_path: Path, project: Path, run_dir: Path, pg: str)
         env["DATAOPS_DUCKLAKE_DATA_PATH"] = str(run_dir / "lake_data")
     result = run_dir / "result.json"
     try:
-        usage = pb.run_child(["--child", "ducklake-run", "--csv", str(csv_path),
-                              "--result", str(result)], env)
+        usage = run_child(["--child", "ducklake-run", "--csv", str(csv_path),
+                           "--result", str(result)], env)
     finally:
         if catalog:
             _pg_database(pg, catalog, create=False)
-    usage.pop("rss_samples", None)
     return {**json.loads(result.read_text(encoding="utf-8")), **usage}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from dataops_platform.settings import Settings
 from dataops_platform.storage.backends import open_warehouse
 from dataops_platform_tests.ducklake_fixtures import lake_env
 from dataops_platform_tests.project_files import EXAMPLE
+from dataops_platform_tests.wap_helpers import known_customer_orders
 
 PROJECT_DIR = EXAMPLE.parent.parent  # the checkout: the target module is imported from it
 
@@ -129,3 +131,56 @@ def test_eight_concurrent_runs_on_overlapping_data_all_succeed_with_no_row_lost_
         == [(FILES * ROWS, FILES * ROWS)]
     assert lake_query("select count(*) from (select _partition, _row_number from raw.orders "
                       "group by all having count(*) > 1)") == [(0,)]
+
+
+def _dataops(lake: Settings, *args: str, env_extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-W", "ignore", "-m", "dataops_platform.cli.main", *args],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _published(query: Callable[[str], list[tuple]]) -> tuple:
+    return (query("select * from curated.enriched_orders order by all"),
+            query("select table_name, version, status from publish.versions "
+                  "where status in ('published', 'previous') order by all"))
+
+
+def test_sigkill_mid_publish_leaves_published_tables_unchanged_and_a_reader_never_sees_half(
+        lake, land, land_samples, one_pass, lake_query, tmp_path):
+    land_samples()
+    assert one_pass().ok
+    before = _published(lake_query)
+    ready, stop, seen = tmp_path / "reader-ready", tmp_path / "reader-stop", tmp_path / "seen.json"
+    reader = subprocess.Popen([sys.executable, "-W", "ignore", "-m",
+                               "dataops_platform_tests.ducklake_reader", str(lake.project_dir),
+                               str(ready), str(stop), str(seen)], cwd=PROJECT_DIR)
+    try:
+        while not ready.exists():  # handshake: the reader has attached
+            assert reader.poll() is None
+            time.sleep(0.02)
+        land("orders/orders_batch1.ndjson", known_customer_orders(1, 50))
+        marker = tmp_path / "paused-swap"
+        victim = _dataops(lake, "run", env_extra={"DATAOPS_FAULT_POINT": "swap",
+                                                  "DATAOPS_FAULT_MARKER": str(marker)})
+        while not marker.exists():  # handshake: paused inside the publish transaction
+            assert victim.poll() is None, victim.communicate()[0][-3000:]
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=60)
+        assert _published(lake_query) == before  # the killed swap changed nothing visible
+
+        rerun = _dataops(lake, "run")
+        output, _ = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, output[-3000:]
+        assert "every row accounted for" in output
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+    for key, (rows_in, cleaned, quarantined, dups) in _ledger(lake_query, "orders").items():
+        assert rows_in == cleaned + quarantined + dups, key
+    after = _published(lake_query)
+    assert len(after[0]) == len(before[0]) + 50  # the re-run published the new delivery
+    report = json.loads(seen.read_text())
+    assert report["queries"] > 0 and not report["errors"], report["errors"]
+    assert not report["half"], report["half"]  # never a half-published state
+    assert len(report["seen"]) == 2, report["seen"]  # the old version, then the new one
