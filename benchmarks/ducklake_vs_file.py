@@ -53,11 +53,16 @@ def child_run(csv_path: Path, result_path: Path) -> None:
         failures = [str(e.event_specific_data.error.message).strip()[:500]
                     for e in result.all_events if e.is_step_failure]
     conn = open_warehouse(settings.warehouse, read_only=True)
+    ledger = {}
     try:
-        ledger = {name: conn.execute(f"select count(*) from {rel}.{pb.DATASET}{suffix}").fetchall()[0][0]
-                  for name, rel, suffix in (("rows_in", "raw", ""), ("cleaned", "cleaned", ""),
-                                            ("quarantined", "quarantine", ""),
-                                            ("duplicates", "quarantine", "__duplicates"))}
+        for name, rel in (("rows_in", "raw"), ("cleaned", "cleaned"), ("quarantined", "quarantine"),
+                          ("duplicates", "quarantine")):
+            suffix = "__duplicates" if name == "duplicates" else ""
+            try:
+                ledger[name] = conn.execute(
+                    f"select count(*) from {rel}.{pb.DATASET}{suffix}").fetchall()[0][0]
+            except Exception:  # the step failed: the failures say why
+                ledger[name] = -1
     finally:
         conn.close()
     pb.write_json(result_path, {"success": bool(result.success), "failures": failures,
