@@ -81,7 +81,11 @@ def is_ducklake(conn: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows) and rows[0][0] == "ducklake"
 
 
-_CONFLICT = re.compile(r"conflict|concurrent|write-write|serializ", re.IGNORECASE)
+# DuckLake 1.4.4 reports some lost races (two first commits creating the same table's
+# siblings) as "Failed to commit DuckLake transaction. Failed to parse catalog entry"
+# rather than as a conflict; any failed DuckLake commit is retried (bounded) like one.
+_CONFLICT = re.compile(r"conflict|concurrent|write-write|serializ|failed to commit ducklake",
+                       re.IGNORECASE)
 
 
 def is_conflict(exc: BaseException) -> bool:
