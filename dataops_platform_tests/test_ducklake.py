@@ -184,3 +184,21 @@ def test_sigkill_mid_publish_leaves_published_tables_unchanged_and_a_reader_neve
     assert report["queries"] > 0 and not report["errors"], report["errors"]
     assert not report["half"], report["half"]  # never a half-published state
     assert len(report["seen"]) == 2, report["seen"]  # the old version, then the new one
+
+
+def test_warehouse_settings_come_from_the_environment_and_errors_never_show_the_catalog(tmp_path):
+    from dataops_platform.storage.backends import WarehouseConfigError, scrub
+
+    env = {"DATAOPS_WAREHOUSE": "ducklake", "DATAOPS_DUCKLAKE_DATA_PATH": str(tmp_path / "d"),
+           "DATAOPS_WAREHOUSE_POOL_LIMIT": "3"}
+    chosen = Settings.resolve(tmp_path, environ=env)
+    assert (chosen.warehouse.backend, chosen.warehouse.data_path, chosen.warehouse_pool_limit) \
+        == ("ducklake", str(tmp_path / "d"), 3)
+    assert "password" not in repr(chosen.warehouse)  # the catalog stays in its env var
+    file = Settings.resolve(tmp_path, environ={"DATAOPS_WAREHOUSE_POOL_LIMIT": "3"})
+    assert (file.warehouse.backend, file.warehouse_pool_limit) == ("duckdb", 1)  # one writer
+    with pytest.raises(WarehouseConfigError, match="duckdb, ducklake"):
+        Settings.resolve(tmp_path, environ={"DATAOPS_WAREHOUSE": "sqlite"})
+    secret = "host=db user=u password=hunter2 dbname=lake"
+    assert "hunter2" not in scrub(f"could not connect: {secret}", secret)
+    assert "hunter2" not in scrub("password=hunter2 failed", None)
