@@ -94,9 +94,11 @@ CURATED_CHECK_JOB_NAME = "check_curated"
 
 def resources(settings: Settings) -> dict[str, object]:
     database = str(settings.warehouse_path)
+    warehouse = Warehouse.of(settings.warehouse)
     return {
-        "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config),
-        "warehouse": Warehouse(database=database, connection_config=settings.duckdb_config),
+        "io_manager": WarehouseIOManager(database=database, connection_config=settings.duckdb_config,
+                                         backend=warehouse.backend),
+        "warehouse": warehouse,
         "landing": LandingZone(root=str(settings.landing_dir), lake_root=str(settings.lake_dir)),
         "serving_area": ServingArea(root=str(settings.serving_dir),
                                     keep_versions=settings.keep_versions),

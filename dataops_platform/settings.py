@@ -16,6 +16,14 @@ variables override it (so CI and a production deployment can redirect a checked-
 - ``DATAOPS_PROFILE``   ``local`` (default: SQLite instance, in-process executor) or
   ``production`` (Dagster on PostgreSQL, queued runs, steps on Celery workers); see
   ``dataops_platform/profiles``
+- ``DATAOPS_WAREHOUSE``  the warehouse backend: ``duckdb`` (default, one file under the home)
+  or ``ducklake`` (catalog in PostgreSQL, Parquet data files under a data path)
+- ``DATAOPS_DUCKLAKE_CATALOG`` the DuckLake catalog's PostgreSQL connection string (read
+  when connecting, never stored in settings or printed)
+- ``DATAOPS_DUCKLAKE_DATA_PATH`` where DuckLake writes its Parquet files (default
+  ``<home>/lake_data``)
+- ``DATAOPS_WAREHOUSE_POOL_LIMIT`` how many warehouse writers run at once (the ``duckdb``
+  pool's limit; always 1 for the DuckDB file, default 8 for DuckLake)
 
 Resolving settings has no side effects: nothing is created until a command or a run writes.
 """
@@ -29,12 +37,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dataops_platform.storage.backends import BACKENDS, WarehouseConfigError, WarehouseTarget
+
 HOME_ENV = "DATAOPS_HOME"
 PROJECT_ENV = "DATAOPS_PROJECT"
 MEMORY_LIMIT_ENV = "DATAOPS_DUCKDB_MEMORY_LIMIT"
 KEEP_VERSIONS_ENV = "DATAOPS_KEEP_VERSIONS"
 PROFILE_ENV = "DATAOPS_PROFILE"
 PROFILES = ("local", "production")
+WAREHOUSE_ENV = "DATAOPS_WAREHOUSE"
+DATA_PATH_ENV = "DATAOPS_DUCKLAKE_DATA_PATH"
+POOL_LIMIT_ENV = "DATAOPS_WAREHOUSE_POOL_LIMIT"
+DEFAULT_DUCKLAKE_POOL_LIMIT = 8
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -83,22 +97,39 @@ class Settings:
     duckdb_memory_limit: str = "1GB"
     keep_versions: int = 5
     profile: str = "local"  # local | production (instance template and executor)
+    warehouse_backend: str = "duckdb"
+    ducklake_data_path: str = ""       # empty: <home>/lake_data
+    warehouse_pool_limit: int = 1
 
     @classmethod
     def resolve(cls, project_dir: Path, *, home: str | Path | None = None,
                 duckdb_memory_limit: str = "1GB", keep_versions: int = 5,
-                profile: str = "local", environ: Mapping[str, str] | None = None) -> Settings:
+                profile: str = "local", warehouse: Mapping[str, object] | None = None,
+                environ: Mapping[str, str] | None = None) -> Settings:
         """The project's declared settings, overridden by the environment (``environ``,
         default ``os.environ``, only read). A relative ``home`` is relative to the project.
-        The profile: ``--profile`` (scoped override), else DATAOPS_PROFILE, else ``profile``."""
+        The profile: ``--profile`` (scoped override), else DATAOPS_PROFILE, else ``profile``.
+        ``warehouse`` is the declared ``warehouse:`` block (backend, data_path, pool_limit)."""
         env = os.environ if environ is None else environ
         chosen = Path(_HOME_OVERRIDE.get() or env.get(HOME_ENV) or home or ".dataops").expanduser()
         if not chosen.is_absolute():
             chosen = project_dir / chosen
+        declared = dict(warehouse or {})
+        backend = str(env.get(WAREHOUSE_ENV) or declared.get("backend") or "duckdb").strip().lower()
+        if backend not in BACKENDS:
+            raise WarehouseConfigError(f"${WAREHOUSE_ENV} / warehouse.backend is {backend!r}; "
+                                       f"use one of {', '.join(BACKENDS)}")
+        data_path = str(env.get(DATA_PATH_ENV) or declared.get("data_path") or "")
+        if data_path and not Path(data_path).expanduser().is_absolute() and "://" not in data_path:
+            data_path = str((project_dir / data_path).resolve())
+        pool = env.get(POOL_LIMIT_ENV) or declared.get("pool_limit") or DEFAULT_DUCKLAKE_POOL_LIMIT
         return cls(home=chosen.resolve(), project_dir=project_dir.resolve(),
                    duckdb_memory_limit=env.get(MEMORY_LIMIT_ENV) or duckdb_memory_limit,
                    keep_versions=max(2, int(env.get(KEEP_VERSIONS_ENV) or keep_versions)),
-                   profile=_chosen_profile(env, profile))
+                   profile=_chosen_profile(env, profile),
+                   warehouse_backend=backend, ducklake_data_path=data_path,
+                   # the DuckDB file has one writer: its pool stays at 1 whatever is set
+                   warehouse_pool_limit=1 if backend == "duckdb" else max(1, int(str(pool))))
 
     @property
     def production(self) -> bool:
@@ -121,6 +152,14 @@ class Settings:
     def warehouse_path(self) -> Path:
         """The DuckDB file holding the raw, cleaned, curated and quarantine schemas."""
         return self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse(self) -> WarehouseTarget:
+        """How to open the warehouse (backend, file or lake); holds no secret."""
+        return WarehouseTarget(
+            backend=self.warehouse_backend, database=str(self.warehouse_path),
+            data_path=self.ducklake_data_path or str(self.home / "lake_data"),
+            config=tuple(sorted(self.duckdb_config.items())))
 
     @property
     def alerts_log(self) -> Path:

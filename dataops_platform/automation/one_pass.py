@@ -62,6 +62,8 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits and POOL not in storage.get_concurrency_keys():
         storage.initialize_concurrency_limit_to_default(POOL)
+    if settings.warehouse_backend != "duckdb" and storage.supports_global_concurrency_limits:
+        storage.set_concurrency_slots(POOL, settings.warehouse_pool_limit)  # DuckLake: many writers
     return instance
 
 

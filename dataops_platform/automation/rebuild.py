@@ -28,8 +28,8 @@ from dataops_platform.collect.landing import partitions_def_name, split_partitio
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.settings import Settings
+from dataops_platform.storage.backends import open_warehouse
 from dataops_platform.storage.sql import quote_ident, table, table_exists, transaction
-from dataops_platform.storage.warehouse import connect
 
 
 class RebuildError(Exception):
@@ -87,7 +87,7 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
     if result.registered:
         instance.add_dynamic_partitions(partitions_def_name(dataset.contract), result.registered)
     by_key = {e.partition_key: e for e in entries}
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:  # the tables are rebuilt from nothing: no row of the old state survives
         # current.<dataset> (a write mode) is derived from cleaned: rebuilt with it
         derived = [("current", dataset.contract.name)] if dataset.contract.write else []
@@ -124,7 +124,7 @@ def _with_tables(settings: Settings, platform: Platform,
     if not marts:
         return []
     graph = platform.definitions.resolve_asset_graph()
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     def dataset_tables_upstream(key: dg.AssetKey) -> set[dg.AssetKey]:
         """raw/cleaned tables anywhere upstream (a published mart reads its candidate)."""
         found: set[dg.AssetKey] = set()
@@ -142,7 +142,7 @@ def _with_tables(settings: Settings, platform: Platform,
 
 def _count_rows(settings: Settings, dataset: LandingDataset, result: RebuildResult) -> None:
     rows = "count(*)" if dataset.contract.lake_only else "count(distinct _row_number)"
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     try:
         for schema, table_name in dataset_tables(dataset.contract):
             counts = dict(conn.execute(

@@ -20,8 +20,8 @@ from dataops_platform.collect.landing import partitions_def_name
 from dataops_platform.factory import DatasetAssets, Platform
 from dataops_platform.quality.checks import ledger
 from dataops_platform.settings import Settings
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 from dataops_platform.storage.sql import literal, table, table_exists
-from dataops_platform.storage.warehouse import connect
 from dataops_platform.transform.cleaned_asset import quarantine_table
 
 
@@ -87,10 +87,10 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
            partition: str | None = None) -> ReplayResult:
     """Re-run cleaned (with its checks) for every file of ``name`` that has quarantined rows."""
     dataset = dataset_named(platform, name)
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         raise ReplayError("Nothing to replay: no warehouse in this home yet (`dataops run`).")
     registered = set(instance.get_dynamic_partitions(partitions_def_name(dataset.contract)))
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         keys = [k for k in _quarantined_partitions(conn, dataset, partition) if k in registered]
         files = [ReplayedFile(k, ledger(conn, dataset.contract, k)) for k in keys]
@@ -107,7 +107,7 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
             asset_selection=[a.key for a in dataset.assets if a is not dataset.raw],
             raise_on_error=False, run_config=QUIET, tags={**cli_tags(), "dataops/replay": name})
         collect_result(result, run)
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         for file in files:
             file.after = ledger(conn, dataset.contract, file.partition)

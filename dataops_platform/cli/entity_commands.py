@@ -13,8 +13,8 @@ import click
 from dataops_platform.resolve import state
 from dataops_platform.resolve.spec import EntitySpec
 from dataops_platform.settings import Settings
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 from dataops_platform.storage.sql import table_exists
-from dataops_platform.storage.warehouse import connect
 
 
 def entity_spec(settings: Settings, name: str) -> EntitySpec:
@@ -29,9 +29,9 @@ def entity_spec(settings: Settings, name: str) -> EntitySpec:
 
 
 def render_review(settings: Settings, spec: EntitySpec, show_all: bool) -> str:
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         return "Nothing resolved yet: `dataops run` resolves the entities."
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     try:
         if not table_exists(conn, state.SCHEMA, f"{spec.name}__review"):
             return f"Entity '{spec.name}' has not been resolved yet: `dataops run` does it."
@@ -97,9 +97,9 @@ def decide(entity: str, left: str, right: str, decision: str, note: str, home: s
     settings = _settings(home)
     try:
         spec = entity_spec(settings, entity)
-        if not settings.warehouse_path.exists():
+        if not warehouse_exists(settings.warehouse):
             raise ValueError("Nothing resolved yet: `dataops run` resolves the entities first.")
-        conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+        conn = open_warehouse(settings.warehouse)
         try:
             record_decision(conn, spec, left, right, decision, note)
         finally:

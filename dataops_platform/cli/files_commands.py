@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from dataops_platform.storage.backends import open_warehouse
+
 
 @click.group()
 def files() -> None:
@@ -29,12 +31,11 @@ def discard(file: str, purge: bool, reason: str, home: str | None) -> None:
     from dataops_platform.automation.one_pass import prepare_instance
     from dataops_platform.automation.retire import RetireError, render_retired, retire
     from dataops_platform.cli.main import _settings, _validate_or_exit
-    from dataops_platform.storage.warehouse import connect
 
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
     instance = prepare_instance(settings)
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         done = retire(conn, instance, settings.home, settings.landing_dir, settings.lake_dir,
                       contracts, file, purge=purge, reason=reason)

@@ -30,6 +30,7 @@ from dataops_platform.settings import (
     Settings,
     use_profile,
 )
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     import dagster as dg
@@ -376,14 +377,13 @@ def trace(target: str, conditions: tuple[str, ...], home: str | None) -> None:
         trace_file,
         trace_rows,
     )
-    from dataops_platform.storage.warehouse import connect
 
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         _fail("Nothing to trace yet: no warehouse in this home (`dataops run` processes files).")
     instance = prepare_instance(settings) if not conditions else None
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     try:
         if conditions:
             by_name = {c.name: c for c in contracts}
@@ -496,8 +496,7 @@ def prune(dry_run: bool, home: str | None) -> None:
     settings = _settings(home)
     contracts = _validate_or_exit(settings)
     instance = None if dry_run else prepare_instance(settings)
-    warehouse = Warehouse(database=str(settings.warehouse_path),
-                          connection_config=settings.duckdb_config)
+    warehouse = Warehouse.of(settings.warehouse)
     with warehouse.get_connection() as conn:
         pruned = prune_expired(conn, settings.lake_dir, contracts, instance, dry_run=dry_run,
                                landing_dir=settings.landing_dir)

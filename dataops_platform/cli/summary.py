@@ -20,7 +20,7 @@ from dataops_platform.quality.trace import FileTrace, RowHits
 from dataops_platform.resolve import state as resolve_state
 from dataops_platform.resolve.spec import EntitySpec
 from dataops_platform.settings import Settings
-from dataops_platform.storage.warehouse import connect
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 
 
 def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
@@ -35,10 +35,10 @@ def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
 
 def entity_lines(settings: Settings, specs: Sequence[EntitySpec]) -> list[str]:
     """One line per resolved entity: records, entities, matches, the review backlog."""
-    if not specs or not settings.warehouse_path.exists():
+    if not specs or not warehouse_exists(settings.warehouse):
         return []
     lines = []
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config, read_only=True)
+    conn = open_warehouse(settings.warehouse, read_only=True)
     try:
         for spec in specs:
             for run in resolve_state.latest_runs(conn, spec, 1):
@@ -58,8 +58,8 @@ def render_summary(settings: Settings, datasets: Sequence[DatasetAssets],
     decisions = summarize_decisions(result.decisions)
     rows: list[list[object]] = []
     unbalanced = []
-    if settings.warehouse_path.exists():
-        conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    if warehouse_exists(settings.warehouse):
+        conn = open_warehouse(settings.warehouse)
         try:
             totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
         finally:
@@ -160,9 +160,9 @@ def timing_lines(timings: Sequence[RunTiming]) -> list[str]:
 
 def unbalanced(settings: Settings, datasets: Sequence[DatasetAssets]) -> list[str]:
     """Datasets where raw != cleaned + quarantined + duplicates (any file)."""
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         return []
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         totals = {d.contract.name: ledger_totals(conn, d.contract) for d in datasets}
     finally:

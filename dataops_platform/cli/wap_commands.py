@@ -8,7 +8,7 @@ import dagster as dg
 
 from dataops_platform.settings import Settings
 from dataops_platform.storage import publish, serving
-from dataops_platform.storage.warehouse import connect
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 
 
 def parse_table(text: str) -> tuple[str, str]:
@@ -25,10 +25,10 @@ def run_rollback(settings: Settings, text: str) -> str:
     from dataops_platform.automation.one_pass import prepare_instance
 
     schema, name = parse_table(text)
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         raise ValueError("Nothing to roll back: no warehouse in this home (`dataops run` builds it).")
     by = f"dataops rollback ({getpass.getuser()})"
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         known = sorted({v.table_name for v in publish.published_tables(conn)})
         if f"{schema}.{name}" not in known:
@@ -58,9 +58,9 @@ def run_rollback(settings: Settings, text: str) -> str:
 def render_versions(settings: Settings, text: str) -> str:
     """The versions of a published table: status, rows, audit verdicts (failed ones named)."""
     schema, name = parse_table(text)
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         raise ValueError("No warehouse in this home yet (`dataops run` builds it).")
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         found = publish.versions(conn, schema, name)
         if not found:

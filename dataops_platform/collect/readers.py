@@ -159,6 +159,10 @@ def _csv_relation(path: Path, contract: Contract, encoding: str) -> tuple[str, l
         # DuckDB silently drops a line longer than max_line_size (2 MB by default): no
         # line of the file can be longer than the file
         f"max_line_size={max(2_097_152, path.stat().st_size + 1)}",
+        # DuckDB 1.4 (the DuckLake pin) sizes its read buffer from max_line_size times the
+        # threads unless told: a 68 MB file asked for a 1 GiB block and failed under the
+        # memory limit
+        f"buffer_size={max(2_097_152, path.stat().st_size + 1)}",
         f"encoding={literal(encoding if encoding in _NATIVE_ENCODINGS[FileFormat.csv] else 'utf-8')}",
     ]
     return f"read_csv({', '.join(args)})", header

@@ -17,6 +17,22 @@ from dataops_platform.project.checks import cross_problems
 from dataops_platform.settings import Settings
 
 
+class WarehouseSettings(BaseModel):
+    """``warehouse:``: which backend holds the tables. The DuckLake catalog's connection string
+    is never declared here: it is read from the environment variable ``catalog_env``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["duckdb", "ducklake"] = Field(
+        default="duckdb", description="duckdb: one file under the home, one writer at a time; "
+        "ducklake: catalog in PostgreSQL, Parquet data files, several writers ($DATAOPS_WAREHOUSE)")
+    data_path: str = Field(default="", description="DuckLake's data files (default "
+                           "<home>/lake_data; relative to the project; $DATAOPS_DUCKLAKE_DATA_PATH)")
+    pool_limit: Annotated[int, Field(ge=1)] = Field(
+        default=8, description="Warehouse writers at once on DuckLake (the DuckDB file always "
+        "has 1; $DATAOPS_WAREHOUSE_POOL_LIMIT)")
+
+
 class PlatformSettings(BaseModel):
     """``defs/platform/defs.yaml``; the DATAOPS_* environment variables override each."""
 
@@ -33,6 +49,7 @@ class PlatformSettings(BaseModel):
         default="local", description="local: SQLite Dagster instance, steps in the run's "
         "process; production: Dagster on PostgreSQL, queued runs, steps on Celery workers "
         "(DATAOPS_PROFILE or `--profile` override it).")
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
 
 
 class Platform(dg.Component):
@@ -58,7 +75,8 @@ class Platform(dg.Component):
         return Settings.resolve(self.project_root, home=self.attributes.home,
                                 duckdb_memory_limit=self.attributes.duckdb_memory_limit,
                                 keep_versions=self.attributes.keep_versions,
-                                profile=self.attributes.profile)
+                                profile=self.attributes.profile,
+                                warehouse=self.attributes.warehouse.model_dump())
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         tree = context.component_tree

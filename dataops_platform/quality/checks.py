@@ -98,7 +98,10 @@ def validate_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, part
     where = f"{PARTITION_COLUMN} = {literal(partition_key)}"
     relation = table("cleaned", contract.name)
     checked, failures, samples = 0, 0, []
-    for batch in conn.sql(f"select * from {relation} where {where}").to_arrow_reader(batch_rows):
+    rel = conn.sql(f"select * from {relation} where {where}")
+    # DuckDB 2 names it to_arrow_reader; 1.4 LTS (the DuckLake pin) fetch_arrow_reader
+    reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
+    for batch in reader(batch_rows):
         frame = batch.to_pandas()
         checked += len(frame)
         with warnings.catch_warnings():

@@ -18,16 +18,16 @@ from dataops_platform.factory import CURATED_CHECK_JOB_NAME, Platform
 from dataops_platform.quality.checks import FILE_CHECKS
 from dataops_platform.quality.rule_checks import evaluate_rules
 from dataops_platform.settings import Settings
-from dataops_platform.storage.warehouse import connect
+from dataops_platform.storage.backends import open_warehouse, warehouse_exists
 from dataops_platform.transform.wap import AUDIT_PUBLISHED
 
 
 def run_gate(settings: Settings, platform: Platform,
              instance: dg.DagsterInstance) -> list[CheckOutcome]:
     outcomes: list[CheckOutcome] = []
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings.warehouse):
         return outcomes
-    conn = connect(str(settings.warehouse_path), config=settings.duckdb_config)
+    conn = open_warehouse(settings.warehouse)
     try:
         for dataset in platform.datasets:
             for key in sorted(instance.get_materialized_partitions(dataset.cleaned.key)):

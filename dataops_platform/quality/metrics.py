@@ -32,6 +32,7 @@ from dataops_platform.contracts.model import (
     Severity,
 )
 from dataops_platform.quality.anomaly import MAD_TO_SIGMA, Verdict, detect, rate_noise
+from dataops_platform.storage.backends import retry_conflicts
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
 from dataops_platform.transform.cleaned_asset import quarantine_table
 
@@ -43,6 +44,12 @@ HISTORY_COLUMNS = ("dataset", "partition", "metric", "value", "ingested_at", "re
 
 
 def ensure_history_table(conn: duckdb.DuckDBPyConnection) -> None:
+    if table_exists(conn, HISTORY_SCHEMA, HISTORY_NAME):  # no DDL commit to conflict on
+        return
+    retry_conflicts(conn, lambda: _create_history_table(conn))
+
+
+def _create_history_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"create schema if not exists {quote_ident(HISTORY_SCHEMA)}")
     conn.execute(f"""create table if not exists {HISTORY} (
         dataset varchar not null, "partition" varchar not null, metric varchar not null,
@@ -141,17 +148,18 @@ def record_metrics(conn: duckdb.DuckDBPyConnection, contract: Contract, partitio
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(contract.name, partition_key, metric, value, ingested_at, now, run_id)
             for metric, value in values.items()]
-    conn.begin()
-    try:
+
+
+    def replace() -> None:
         conn.execute(f'delete from {HISTORY} where dataset = ? and "partition" = ?',
                      [contract.name, partition_key])
         if rows:
             conn.executemany(f"insert into {HISTORY} ({', '.join(quote_ident(c) for c in HISTORY_COLUMNS)}) "
                              f"values ({', '.join('?' * len(HISTORY_COLUMNS))})", rows)
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
+
+    # every file run writes this shared table: on DuckLake writers take turns and a lost
+    # commit is re-run (retry_conflicts)
+    retry_conflicts(conn, replace, lock=[f"{HISTORY_SCHEMA}.{HISTORY_NAME}"])
 
 
 def earlier_files(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,

@@ -64,11 +64,14 @@ def _store_scores(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str
                case when score >= {band.match} then '{MATCH}' else 'review' end as decision,
                'score' as decided_by, {literal(run_id)} as run_id
         from _er_kept""")
-    conn.execute(f"""insert into {review} (left_id, right_id, score, explanation, run_id)
-        select left_id, right_id, score, explanation, {literal(run_id)} from _er_kept
-        where score < {band.match}
-        on conflict (left_id, right_id) do update
-        set score = excluded.score, explanation = excluded.explanation""")
+    # MERGE rather than ON CONFLICT: DuckLake tables have no primary key to conflict on
+    conn.execute(f"""merge into {review} t
+        using (select left_id, right_id, score, explanation, {literal(run_id)} as run_id
+               from _er_kept where score < {band.match}) s
+        on t.left_id = s.left_id and t.right_id = s.right_id
+        when matched then update set score = s.score, explanation = s.explanation
+        when not matched then insert (left_id, right_id, score, explanation, run_id)
+            values (s.left_id, s.right_id, s.score, s.explanation, s.run_id)""")
     conn.execute("drop table _er_kept")
 
 
@@ -78,16 +81,21 @@ def _store_key_matches(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id
     for space, datasets in spec.key_spaces.items():
         members = ", ".join(literal(d) for d in datasets)
         explanation = literal(f'{{"key_space": "{space}", "rule": "same id"}}')
-        conn.execute(f"""insert into {matches} (left_id, right_id, score, explanation, decision,
-                                                decided_by, run_id)
-            select a.record_id, b.record_id, 1.0, {explanation}, '{MATCH}', 'key', {literal(run_id)}
-            from _er_records a join _er_records b
-              on a.source_id = b.source_id and a.record_id < b.record_id and a.source <> b.source
-            where a.source in ({members}) and b.source in ({members})
-              and (a.record_id in (select record_id from _er_new)
-                   or b.record_id in (select record_id from _er_new))
-            on conflict (left_id, right_id) do update set score = 1.0,
-                explanation = excluded.explanation, decision = '{MATCH}', decided_by = 'key'""")
+        conn.execute(f"""merge into {matches} t
+            using (select distinct a.record_id as left_id, b.record_id as right_id
+                   from _er_records a join _er_records b
+                     on a.source_id = b.source_id and a.record_id < b.record_id
+                    and a.source <> b.source
+                   where a.source in ({members}) and b.source in ({members})
+                     and (a.record_id in (select record_id from _er_new)
+                          or b.record_id in (select record_id from _er_new))) s
+            on t.left_id = s.left_id and t.right_id = s.right_id
+            when matched then update set score = 1.0, explanation = {explanation},
+                decision = '{MATCH}', decided_by = 'key'
+            when not matched then insert (left_id, right_id, score, explanation, decision,
+                                          decided_by, run_id)
+                values (s.left_id, s.right_id, 1.0, {explanation}, '{MATCH}', 'key',
+                        {literal(run_id)})""")
 
 
 def _apply_review(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> None:
@@ -261,8 +269,12 @@ def record_decision(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, left: str
         raise ValueError(f"no record {', '.join(missing)} in entity '{spec.name}' (record ids look "
                          f"like '{spec.sources[0].dataset}:<id>'; see entity.{spec.name})")
     low, high = sorted((left, right))
-    conn.execute(f"""insert into {state.part(spec, 'review')}
-        (left_id, right_id, decision, decided_at, note)
-        values (?, ?, ?, current_timestamp::timestamp, ?)
-        on conflict (left_id, right_id) do update set decision = excluded.decision,
-        decided_at = excluded.decided_at, note = excluded.note""", [low, high, decision, note])
+    conn.execute(f"""merge into {state.part(spec, 'review')} t
+        using (select ? as left_id, ? as right_id, ? as decision,
+                      current_timestamp::timestamp as decided_at, ? as note) s
+        on t.left_id = s.left_id and t.right_id = s.right_id
+        when matched then update set decision = s.decision, decided_at = s.decided_at,
+            note = s.note
+        when not matched then insert (left_id, right_id, decision, decided_at, note)
+            values (s.left_id, s.right_id, s.decision, s.decided_at, s.note)""",
+                 [low, high, decision, note])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from dataops_platform.resolve.spec import EntitySpec
+from dataops_platform.storage.backends import is_ducklake
 from dataops_platform.storage.sql import quote_ident, table, table_exists
 
 SCHEMA = "entity"
@@ -33,21 +34,27 @@ def part(spec: EntitySpec, suffix: str) -> str:
 def ensure(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     """Create the entity tables if they are missing (their shape follows the contract)."""
     fields = ", ".join(f"{quote_ident(f.name)} varchar" for f in spec.fields)
+    # DuckLake has no primary keys: there the writers keep the keys unique (MERGE INTO)
+    lake = is_ducklake(conn)
+
+    def key(columns: str) -> str:
+        return "" if lake else f", primary key ({columns})"
+
     sims = ", ".join(f"{quote_ident('sim_' + f.name)} double" for f in spec.fields)
     conn.execute(f"create schema if not exists {SCHEMA}")
     conn.execute(f"""create table if not exists {part(spec, 'records')} (
-        record_id varchar primary key, source varchar, source_rank integer, source_id varchar,
-        {fields}, ingested_at timestamp, record_hash ubigint)""")
+        record_id varchar, source varchar, source_rank integer, source_id varchar,
+        {fields}, ingested_at timestamp, record_hash ubigint{key("record_id")})""")
     conn.execute(f"""create table if not exists {part(spec, 'matches')} (
         left_id varchar, right_id varchar, score double, {sims}, explanation varchar,
-        decision varchar, decided_by varchar, run_id varchar, primary key (left_id, right_id))""")
+        decision varchar, decided_by varchar, run_id varchar{key("left_id, right_id")})""")
     conn.execute(f"""create table if not exists {part(spec, 'review')} (
         left_id varchar, right_id varchar, score double, explanation varchar,
-        decision varchar, decided_at timestamp, note varchar, run_id varchar,
-        primary key (left_id, right_id))""")
+        decision varchar, decided_at timestamp, note varchar, run_id varchar
+        {key("left_id, right_id")})""")
     conn.execute(f"""create table if not exists {members(spec)} (
-        record_id varchar primary key, source varchar, source_id varchar,
-        entity_id varchar not null, run_id varchar)""")
+        record_id varchar, source varchar, source_id varchar,
+        entity_id varchar not null, run_id varchar{key("record_id")})""")
     conn.execute(f"""create table if not exists {part(spec, 'history')} (
         recorded_at timestamp, run_id varchar, event varchar, entity_id varchar, record_id varchar,
         other_entity_id varchar)""")

@@ -27,13 +27,14 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from pydantic import Field
 
+from dataops_platform.storage.backends import open_warehouse, retry_conflicts
 from dataops_platform.storage.partition_keys import (
     UnsafePartitionKey,
     partition_filter,
     partition_literal_filter,
 )
-from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists, transaction
-from dataops_platform.storage.warehouse import connect
+from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists
+from dataops_platform.storage.warehouse import WarehouseBackendConfig, target_of
 
 
 @dataclass(frozen=True)
@@ -155,15 +156,25 @@ class TransactionalDuckDbClient(DuckDbClient):
         return None
 
     @staticmethod
+    def ensure_schema_exists(context: dg.OutputContext, table_slice: TableSlice,
+                             connection: duckdb.DuckDBPyConnection) -> None:
+        # in the handlers' write transaction (ensure_table): a separate DDL commit would
+        # conflict with concurrent DuckLake writers
+        return None
+
+    @staticmethod
     @contextmanager
     def connect(context: dg.OutputContext | dg.InputContext,
                 _table_slice: TableSlice) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The handlers open their own write transaction (``retry_conflicts``): one
+        transaction for the slice delete and the insert, re-run whole if a concurrent
+        DuckLake writer won the commit."""
         config: dict = dict(context.resource_config or {})
-        conn = connect(str(config["database"]), timeout_s=float(config.get("lock_timeout_s", 120.0)),
-                       config=dict(config.get("connection_config") or {}))
+        target = target_of(str(config["database"]), dict(config.get("connection_config") or {}),
+                           config.get("backend"))
+        conn = open_warehouse(target, timeout_s=float(config.get("lock_timeout_s", 120.0)))
         try:
-            with transaction(conn):
-                yield conn
+            yield conn
         finally:
             conn.close()
 
@@ -175,8 +186,9 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
                       obj: pd.DataFrame, connection: duckdb.DuckDBPyConnection) -> dict:
         where, params = _checked(table_slice)
         connection.register("_dataops_frame", obj)
-        rows = publish(connection, table_slice.schema, table_slice.table,
-                       "_dataops_frame", where, params)
+        rows = retry_conflicts(connection, lambda: publish(
+            connection, table_slice.schema, table_slice.table, "_dataops_frame", where, params),
+            lock=[f"{table_slice.schema}.{table_slice.table}"])
         connection.unregister("_dataops_frame")  # on failure the connection is discarded
         return _table_metadata(context, rows)
 
@@ -203,10 +215,19 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
         where, params = _checked(table_slice)
         if obj.replace_where:
             where = f"({where}) or ({obj.replace_where})"
-        rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where, params)
-        for target, staged in obj.side.items():
-            schema, _, name = target.partition(".")
-            publish(connection, schema, name, staged, where, params)
+
+        def write() -> int:
+            rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where,
+                           params)
+            for target, staged in obj.side.items():
+                schema, _, name = target.partition(".")
+                publish(connection, schema, name, staged, where, params)
+            return rows
+
+        rows = retry_conflicts(connection, write, lock=[
+            f"{table_slice.schema}.{table_slice.table}", *obj.side])
+        # after the commit: on DuckLake staging is another (process-local) catalog, and one
+        # transaction writes one catalog; a crash before this leaves only staging leftovers
         sources = [obj.main, *obj.side.values()]
         for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
             connection.execute(f"drop table if exists {staged}")
@@ -257,6 +278,7 @@ class WarehouseIOManager(DuckDBIOManager):
     """The platform's IO manager: layer = DuckDB schema (from the asset key prefix)."""
 
     lock_timeout_s: float = Field(default=120.0, description="How long to wait for the lock.")
+    backend: WarehouseBackendConfig = Field(default_factory=WarehouseBackendConfig)
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import duckdb
 
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
+from dataops_platform.storage.backends import retry_conflicts
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table_exists
 
 SCHEMA = "publish"
 AUDIT_SCHEMA = "audit"
@@ -90,7 +91,9 @@ def fault_point(name: str) -> None:
 
 
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(_DDL)
+    if table_exists(conn, SCHEMA, "history"):  # created last: no DDL commit to conflict on
+        return
+    retry_conflicts(conn, lambda: conn.execute(_DDL))
 
 
 def qualified(schema: str, name: str) -> str:
@@ -174,7 +177,7 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
     dropped; the published and the previous version are kept."""
     ensure(conn)
     table_name = qualified(schema, name)
-    with transaction(conn):
+    def write() -> Version:
         _adopt_legacy_table(conn, schema, name, run_id)
         for old in _versions(conn, table_name, "status in ('candidate', 'failed')"):
             _retire(conn, old)
@@ -187,19 +190,25 @@ def write_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str, sou
                      [table_name, number, rows, run_id, stored])
         _point(conn, AUDIT_SCHEMA, name, Version(table_name, number, "candidate", rows, stored))
         fault_point("candidate")
-    return Version(table_name, number, "candidate", rows, stored)
+        return Version(table_name, number, "candidate", rows, stored)
+
+    # one transaction (re-run if a concurrent DuckLake writer won the commit); writers of
+    # the version records take turns there
+    return retry_conflicts(conn, write, lock=[f"{SCHEMA}.versions"])
 
 
 def record_audit(conn: duckdb.DuckDBPyConnection, v: Version, check: str, passed: bool,
                  run_id: str | None = None) -> None:
     """One audit check's verdict on version ``v``; a failure marks the version failed."""
-    with transaction(conn):
+    def write() -> None:
         conn.execute(f"delete from {SCHEMA}.audits where table_name = ? and version = ? "
                      "and check_name = ?", [v.table_name, v.version, check])
         conn.execute(f"insert into {SCHEMA}.audits values (?, ?, ?, ?, now(), ?)",
                      [v.table_name, v.version, check, passed, run_id])
         if not passed and v.status == "candidate":
             _set_status(conn, v, "failed")
+
+    retry_conflicts(conn, write, lock=[f"{SCHEMA}.versions"])
 
 
 def audit_verdicts(conn: duckdb.DuckDBPyConnection, v: Version) -> dict[str, bool]:
@@ -240,7 +249,7 @@ def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
             f"{table_name} version {candidate.version} was not published: audit check(s) "
             + ", ".join(f"{c} ({'not run' if c in missing else 'failed'})" for c in failed)
             + f". The published table is unchanged; inspect the candidate as {AUDIT_SCHEMA}.{name}.")
-    with transaction(conn):
+    def swap() -> None:
         previous = _one(conn, table_name, "previous")
         if previous is not None:
             _set_status(conn, previous, "kept")
@@ -255,6 +264,8 @@ def publish_candidate(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
         conn.execute(f"insert into {SCHEMA}.history values (?, 'publish', ?, ?, now(), ?)",
                      [table_name, candidate.version, current.version if current else None, run_id])
         fault_point("swap")
+
+    retry_conflicts(conn, swap, lock=[f"{SCHEMA}.versions"])
     return Swap(table_name, Version(table_name, candidate.version, "published", candidate.row_count,
                                     candidate.stored_as), current)
 
@@ -275,12 +286,14 @@ def rollback(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
     if previous is None:
         raise PublishError(f"{table_name} has no previous version to roll back to (version "
                            f"{current.version} is the only one published); nothing was changed.")
-    with transaction(conn):
+    def back() -> None:
         _set_status(conn, current, "previous")
         _set_status(conn, previous, "published")
         _point(conn, schema, name, previous)
         conn.execute(f"insert into {SCHEMA}.history values (?, 'rollback', ?, ?, now(), ?)",
                      [table_name, previous.version, current.version, by])
+
+    retry_conflicts(conn, back, lock=[f"{SCHEMA}.versions"])
     return Swap(table_name, Version(table_name, previous.version, "published", previous.row_count,
                                     previous.stored_as), current)
 

@@ -45,7 +45,8 @@ def fetch_one(conn: duckdb.DuckDBPyConnection, sql: str,
 
 def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return bool(fetch_one(
-        conn, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        conn, "select count(*) from duckdb_tables() where database_name = current_database() "
+              "and schema_name = ? and table_name = ?",
         [schema, name])[0])
 
 

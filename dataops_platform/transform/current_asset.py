@@ -11,10 +11,11 @@ import duckdb
 
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN, owners, same_file_versions
 from dataops_platform.contracts.model import Contract, WriteMode
+from dataops_platform.storage.backends import retry_conflicts
 from dataops_platform.storage.io_manager import ensure_table
 from dataops_platform.storage.metadata import column_schema, count
 from dataops_platform.storage.partition_keys import require_partition_key
-from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
+from dataops_platform.storage.sql import fetch_one, literal, quote_ident
 from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
 
@@ -25,12 +26,19 @@ def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
                     partition_key: str) -> dict:
     """Apply one cleaned file to current.<dataset> in one transaction; return metadata."""
     # created shaped like cleaned; a contract that gained columns adds them here too
-    target = ensure_table(conn, "current", contract.name, target_shape(contract))
-    before = count(conn, target)
     plan = plan_write(contract, partition_key, same_file_versions(partition_key))
-    with transaction(conn):
+    shape = target_shape(contract)
+
+    def apply() -> tuple[str, int]:
+        target = ensure_table(conn, "current", contract.name, shape)
+        before = count(conn, target)
         for statement in plan.statements:
             conn.execute(statement)
+        return target, before
+
+    # one transaction, re-run if a concurrent DuckLake writer won the commit; writers of
+    # current.<dataset> take turns there (merge/history read the table they rewrite)
+    target, before = retry_conflicts(conn, apply, lock=[f"current.{contract.name}"])
     write = contract.write
     assert write is not None
     metadata: dict = {
