@@ -260,13 +260,30 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
         for key in pending:
             _execute(settings, defs, job.name, instance, outcome, partition_key=key)
     _ready_curated(defs, instance, outcome.held)  # names what a failed check holds back
+    # what a dead pass was building is built again: its partial work (a candidate built, its
+    # publish killed) would otherwise count as handled for the automation conditions
+    redo = _curated_targets(defs, instance, outcome.reaped)
     for _ in range(MAX_AUTOMATION_ROUNDS):  # as the daemon's ticks would, until all is done
         with curated_automation(defs, instance, settings) as requested:
-            if not requested:
+            selection = sorted(set(requested) | redo)
+            redo = set()
+            if not selection:
                 break
             _execute(settings, defs, CURATED_JOB.name, instance, outcome,
-                     asset_selection=requested)
+                     asset_selection=selection)
     return outcome
+
+
+def _curated_targets(defs: dg.Definitions, instance: dg.DagsterInstance,
+                     run_ids: Sequence[str]) -> set[dg.AssetKey]:
+    """The curated assets the given (reaped) runs were to build."""
+    curated = CURATED_SELECTION.resolve(defs.resolve_asset_graph())
+    targets: set[dg.AssetKey] = set()
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.asset_selection:
+            targets |= set(run.asset_selection) & curated
+    return targets
 
 
 CURATED_SELECTION = dg.AssetSelection.key_prefixes(*([p] for p in CURATED_PREFIXES))
