@@ -75,6 +75,12 @@ def _plain(entry: lake.LakeEntry, landing: LandingZone) -> Iterator[Path]:
                          allow_retries=False) from None
 
 
+# Raw keeps undeclared columns (for the lake and schema drift), but a file with thousands of
+# them would widen raw for good, and committing that many columns exhausts DuckDB's memory
+# limit: such a file is rejected whole, with a message.
+MAX_UNDECLARED_COLUMNS = 200
+
+
 def build_raw_asset(contract: Contract,
                     partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
@@ -122,6 +128,19 @@ def build_raw_asset(contract: Contract,
                                 f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
                                 "with its header, or fix the contract's column names/rename_from.",
                     metadata={"file": relative}, allow_retries=False)
+            declared = {c.source_name for c in contract.columns}
+            undeclared = [c for c in delivered if c not in declared]
+            if len(undeclared) > MAX_UNDECLARED_COLUMNS:
+                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
+                raise dg.Failure(
+                    description=f"{relative} was rejected: {len(undeclared):,} of its "
+                                f"{len(delivered):,} columns are not in the '{contract.name}' "
+                                f"contract (at most {MAX_UNDECLARED_COLUMNS} are kept in raw; "
+                                f"first ones: {undeclared[:5]}). Nothing of this file was "
+                                "loaded. Is it the right file for this dataset? Deliver it "
+                                "without them, or declare the columns you need.",
+                    metadata={"file": relative, "undeclared_columns": len(undeclared)},
+                    allow_retries=False)
             try:
                 drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
             except SchemaFrozen as exc:

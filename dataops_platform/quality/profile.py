@@ -52,16 +52,24 @@ def profile(conn: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) 
     selected = ", ".join(quote_ident(c) for c in columns)
     try:
         summary = conn.execute(f"summarize select {selected} from {relation}").fetchall()
-    except duckdb.ConversionException:
+    except (duckdb.ConversionException, duckdb.OutOfRangeException):
         # DuckDB's SUMMARIZE overflows on dates/timestamps near the ends of its range (year
-        # 9999, year 1): profile those columns as text (min/max as ISO text, no mean)
-        types = {r[0]: r[1] for r in conn.execute(
+        # 9999, year 1): profile those as text (min/max as ISO text, no mean); DuckDB 1.4's
+        # standard deviation overflows on inf/NaN (a contract may allow them): profile the
+        # finite values of float columns
+        types = {r[0]: str(r[1]).upper() for r in conn.execute(
             f"describe select {selected} from {relation}").fetchall()}
-        as_text = ", ".join(
-            f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}"
-            if str(types.get(c, "")).upper().startswith(("DATE", "TIMESTAMP")) else quote_ident(c)
-            for c in columns)
-        summary = conn.execute(f"summarize select {as_text} from {relation}").fetchall()
+
+        def safe(column: str) -> str:
+            name, kind = quote_ident(column), types.get(column, "")
+            if kind.startswith(("DATE", "TIMESTAMP")):
+                return f"cast({name} as varchar) as {name}"
+            if kind in ("DOUBLE", "FLOAT", "REAL"):
+                return f"case when isfinite({name}) then {name} end as {name}"
+            return name
+
+        summary = conn.execute(f"summarize select {', '.join(map(safe, columns))} "
+                               f"from {relation}").fetchall()
     exact = _exact_distinct(conn, relation, columns, summary)
     tops = conn.execute("select " + ", ".join(
         f"approx_top_k({quote_ident(c)}, {TOP_VALUES}), mode({_shape(quote_ident(c))})"

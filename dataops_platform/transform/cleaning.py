@@ -172,8 +172,10 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
         f"value := {_delivered_value(contract, v.column, delivered_set)}) end"
         for v in rules
     ]
+    # no rules: an empty list typed as the violations are (an untyped [] cannot bind v.rule)
     violation_list = (f"list_filter([{', '.join(structs)}], lambda v: v is not null)"
-                      if structs else "[]")
+                      if structs else "cast([] as struct(col varchar, rule varchar, "
+                      "severity varchar, value varchar)[])")
     # The original record is rebuilt only for quarantined and duplicate rows (a join back
     # to the raw slice): building it for every row doubled the memory of a large file.
     original = ", ".join(f"{literal(c)}, raw_rows.{quote_ident(c)}" for c in delivered)
