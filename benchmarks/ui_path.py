@@ -43,6 +43,15 @@ def curated_keys(env: dict[str, str]) -> list[dg.AssetKey]:
     return [k for k in graph.materializable_asset_keys if k.path[0] == "curated"]
 
 
+def _stop(process: subprocess.Popen) -> None:
+    """End `dataops up` and everything it started (UI, daemon, code server, runs)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def ui_path(timeout: float, port: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="ui-path-"))
     env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_SETTLE_SECONDS": "0"}
@@ -73,11 +82,7 @@ def ui_path(timeout: float, port: int) -> dict:
         else:
             result["timed_out_after_s"] = timeout
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
         shutil.rmtree(home, ignore_errors=True)
     return result
 
@@ -148,11 +153,7 @@ def daemon_files(files: int, rows: int, timeout: float, port: int) -> dict:
         else:
             result["timed_out_after_s"] = timeout
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
         shutil.rmtree(home, ignore_errors=True)
     return result
 

@@ -7,7 +7,11 @@ import time
 
 import dagster as dg
 
-from dataops_platform.automation.sensors import AUTOMATION_SENSOR, LANDING_SENSOR
+from dataops_platform.automation.sensors import (
+    AUTOMATION_SENSOR,
+    LANDING_SENSOR,
+    apply_partition_requests,
+)
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.factory import build_definitions
 from dataops_platform_tests.project_files import contracts_dir
@@ -22,13 +26,7 @@ def _tick(defs, instance, settings, cursor):
         resources={"landing": LandingZone(root=str(settings.landing_dir))})
     result = defs.resolve_sensor_def(LANDING_SENSOR)(context)  # the tick's SensorResult
     assert isinstance(result, dg.SensorResult)
-    for request in result.dynamic_partitions_requests or []:  # as the daemon applies them
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name,
-                                            list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    apply_partition_requests(instance, result.dynamic_partitions_requests or [])  # as the daemon
     return result
 
 

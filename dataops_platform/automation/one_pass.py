@@ -24,6 +24,7 @@ from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Def
 
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import (
+    apply_partition_requests,
     evaluate_landing,
     registered_partitions,
     settle_ns,
@@ -127,13 +128,7 @@ def register_landed(instance: dg.DagsterInstance, datasets: Sequence[LandingData
     _, requests, _, decisions = evaluate_landing(
         datasets, landing_root, cursor, registered=registered_partitions(instance, datasets),
         max_hashes=sys.maxsize)
-    for request in requests:
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name,
-                                            list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    apply_partition_requests(instance, requests)
     return decisions
 
 

@@ -111,6 +111,18 @@ def evaluate_landing(datasets: "Sequence[LandingDataset]", root: Path,
     return run_requests, partition_requests, encode_cursor(cursors), decisions_by_dataset
 
 
+def apply_partition_requests(instance: dg.DagsterInstance, requests: Iterable[object]) -> None:
+    """Add and delete dynamic partitions as the daemon does with a sensor's requests (the CLI
+    registers files itself; tests replay a tick)."""
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name,
+                                            list(request.partition_keys))
+        elif isinstance(request, dg.DeleteDynamicPartitionsRequest):
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+
+
 def unfinished_partitions(instance: dg.DagsterInstance,
                           dataset: "LandingDataset") -> list[str]:
     """Registered partitions whose file was never processed (cleaned not materialized) and
