@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Protocol
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
+
+from dataops_platform.automation import alert_outbox as outbox
+from dataops_platform.dagster_internals import (
     COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
     AssetCheckExecutionRecord,
 )
-
-from dataops_platform.automation import alert_outbox as outbox
 
 ALERT_SENSOR = "alerts"
 WEBHOOK_ENV = "DATAOPS_ALERT_WEBHOOK_URL"

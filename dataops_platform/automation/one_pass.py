@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # Definitions' own type
 
 from dataops_platform.automation.alerts import human_message
 from dataops_platform.automation.sensors import (
@@ -33,6 +32,7 @@ from dataops_platform.collect.decisions import Action, Decision
 from dataops_platform.collect.extract import extract_all
 from dataops_platform.collect.landing import partitions_def_name, scan
 from dataops_platform.collect.landing_dataset import LandingDataset
+from dataops_platform.dagster_internals import AssetGraph
 from dataops_platform.factory import CURATED_JOB, Platform
 from dataops_platform.profiles import instance_template, render_instance
 from dataops_platform.profiles.execution import execute

@@ -42,7 +42,7 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
 
 
 def reconstructable_job(settings: Settings, job_name: str) -> Any:  # ReconstructableJob
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dataops_platform.dagster_internals import ReconstructableRepository
 
     repository = ReconstructableRepository.for_module(
         CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE, working_directory=str(settings.project_dir))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.event_api import PartitionKeyFilter  # not re-exported; the storage API takes it
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecord
+
+from dataops_platform.dagster_internals import AssetCheckExecutionRecord, PartitionKeyFilter
 
 
 def latest_records(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey],

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from pydantic import Field
 
+from dataops_platform.dagster_internals import DbIOManager, DbTypeHandler, TableSlice
 from dataops_platform.storage.backends import open_warehouse, retry_conflicts
 from dataops_platform.storage.partition_keys import (
     UnsafePartitionKey,
