@@ -107,3 +107,19 @@ def test_run_prints_each_files_time_and_steps_and_names_skipped_redeliveries(set
     again = CliRunner().invoke(cli, ["run"])  # nothing new: the copy is still named, no runs
     assert [x for x in again.output.splitlines() if x.startswith("skipped ")] == [skipped]
     assert not [x for x in again.output.splitlines() if x.startswith("time: process")]
+
+
+def test_a_damaged_automation_cursor_is_started_afresh_not_a_traceback(settings, land):
+    from dataops_platform.automation.one_pass import AUTOMATION_CURSOR
+
+    only_contracts(contracts_dir(settings), THINGS)
+    land("things/a.csv", HEADER + "1,a,1\n")
+    assert CliRunner().invoke(cli, ["run"]).exit_code == 0
+    cursor = settings.dagster_home / AUTOMATION_CURSOR
+    assert cursor.exists()  # kept after the pass's runs
+    cursor.write_text("{not a cursor", encoding="utf-8")
+    land("things/b.csv", HEADER + "2,b,2\n")
+    out = CliRunner().invoke(cli, ["run"])
+    assert out.exit_code == 0, out.output
+    assert "Traceback" not in out.output
+    assert cursor.read_text(encoding="utf-8").startswith("{\"")  # a readable cursor again

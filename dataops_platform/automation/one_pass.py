@@ -294,7 +294,8 @@ def curated_automation(defs: dg.Definitions, instance: dg.DagsterInstance,
     The same conditions the daemon's automation sensor evaluates (new data upstream, a
     changed declaration, nothing failed and blocking upstream), evaluated with the pass's
     own cursor. The cursor is kept only once the caller's runs are done: a pass killed
-    while building a mart leaves the previous cursor, so the next pass asks for it again.
+    before its runs leaves the previous cursor, so the next pass asks again (what a killed
+    run had half built is redone through the reaper, see ``run_pass``).
     """
     result = _evaluate_curated(defs, instance, settings)
     graph = defs.resolve_asset_graph()
@@ -315,7 +316,12 @@ def start_curated_automation(defs: dg.Definitions, instance: dg.DagsterInstance,
 def _evaluate_curated(defs: dg.Definitions, instance: dg.DagsterInstance,
                       settings: Settings) -> Any:
     path = settings.dagster_home / AUTOMATION_CURSOR
-    cursor = dg.deserialize_value(path.read_text(encoding="utf-8")) if path.exists() else None
+    cursor = None
+    if path.exists():
+        try:
+            cursor = dg.deserialize_value(path.read_text(encoding="utf-8"))
+        except Exception:  # written by another Dagster version, or damaged: start afresh
+            cursor = None
     return dg.evaluate_automation_conditions(defs=defs, instance=instance,
                                              asset_selection=CURATED_SELECTION,
                                              cursor=cursor)  # type: ignore[arg-type]
