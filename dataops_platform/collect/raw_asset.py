@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from dataops_platform.collect import compression, lake
 from dataops_platform.collect.extract import read_manifest
@@ -75,6 +76,13 @@ def _plain(entry: lake.LakeEntry, landing: LandingZone) -> Iterator[Path]:
                          allow_retries=False) from None
 
 
+def _rejected(conn: duckdb.DuckDBPyConnection, staged: str, description: str, metadata: dict) -> dg.Failure:
+    """A file rejected whole: its staged rows are dropped (nothing of it is kept) and the
+    failure names why; retrying the same bytes cannot help."""
+    conn.execute(f"drop table if exists {staged}")
+    return dg.Failure(description=description, metadata=metadata, allow_retries=False)
+
+
 # Raw keeps undeclared columns (for the lake and schema drift), but a file with thousands of
 # them would widen raw for good, and committing that many columns exhausts DuckDB's memory
 # limit: such a file is rejected whole, with a message.
@@ -120,32 +128,28 @@ def build_raw_asset(contract: Contract,
                     allow_retries=False,
                 ) from None
             if delivered and not any(c.source_name in delivered for c in contract.columns):
-                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
-                raise dg.Failure(
+                raise _rejected(conn, staged,
                     description=f"{relative} was rejected: none of the {len(contract.columns)} "
                                 f"columns of the '{contract.name}' contract was delivered "
                                 f"(expected {[c.source_name for c in contract.columns]}, got "
                                 f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
                                 "with its header, or fix the contract's column names/rename_from.",
-                    metadata={"file": relative}, allow_retries=False)
+                    metadata={"file": relative})
             declared = {c.source_name for c in contract.columns}
             undeclared = [c for c in delivered if c not in declared]
             if len(undeclared) > MAX_UNDECLARED_COLUMNS:
-                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
-                raise dg.Failure(
+                raise _rejected(conn, staged,
                     description=f"{relative} was rejected: {len(undeclared):,} of its "
                                 f"{len(delivered):,} columns are not in the '{contract.name}' "
                                 f"contract (at most {MAX_UNDECLARED_COLUMNS} are kept in raw; "
                                 f"first ones: {undeclared[:5]}). Nothing of this file was "
                                 "loaded. Is it the right file for this dataset? Deliver it "
                                 "without them, or declare the columns you need.",
-                    metadata={"file": relative, "undeclared_columns": len(undeclared)},
-                    allow_retries=False)
+                    metadata={"file": relative, "undeclared_columns": len(undeclared)})
             try:
                 drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
             except SchemaFrozen as exc:
-                conn.execute(f"drop table if exists {staged}")  # nothing of the file is kept
-                raise dg.Failure(description=str(exc), allow_retries=False, metadata={
+                raise _rejected(conn, staged, description=str(exc), metadata={
                     "file": relative, "schema_drift": exc.drift.describe()}) from None
             rows = count(conn, staged)
             metadata = {
