@@ -1,12 +1,16 @@
 """Many small files on the production profile with 1 and then 2 Celery workers.
 
-Each round gets a fresh project (one small dataset), home, PostgreSQL database, RabbitMQ vhost
-and Redis database, starts N `dataops worker` processes, lands FILES small CSV files, registers
-them as `dataops run` does and then processes them with CONCURRENCY runs in flight at once (as
-the daemon's queue would), each run's steps on the workers. Prints files/s per round, the
+Each round gets a fresh project (one small dataset), home, PostgreSQL database, RabbitMQ vhost,
+Redis database and warehouse (``--warehouse ducklake``, the default: a DuckLake whose catalog is
+one more fresh PostgreSQL database, several writers at once; ``duckdb``: the DuckDB file, whose
+one writer at a time (pool of 1) leaves a second worker nothing to do), starts N `dataops
+worker` processes, lands FILES small CSV files, registers them as `dataops run` does and then
+processes them with CONCURRENCY runs in flight at once (as the daemon's queue would), each
+run's steps on the workers. Prints files/s per round, the
 2-vs-1 ratio and the load average (the machine is shared: read the figures with it).
 
     .venv/bin/python benchmarks/production_workers.py [--files 12] [--rows 20] [--concurrency 4]
+        [--warehouse ducklake|duckdb]
 
 Needs the local PostgreSQL, RabbitMQ (rabbitmqctl as root) and Redis, like the production tests.
 """
@@ -71,11 +75,13 @@ def _run_key(key: str) -> bool:
                    _CHILD["instance"], partition_key=key, run_config=QUIET, tags=cli_tags()).success
 
 
-def one_round(workers: int, files: int, rows: int, concurrency: int) -> float:
+def one_round(workers: int, files: int, rows: int, concurrency: int, warehouse: str) -> float:
     tmp = Path(tempfile.mkdtemp(prefix=f"prod-bench-{workers}w-"))
     database, vhost = f"dataops_b_{uuid.uuid4().hex[:10]}", f"dataops_b_{uuid.uuid4().hex[:10]}"
+    catalog = f"{database}_lake"
     with psycopg.connect(**PG, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
+        conn.execute(f'CREATE DATABASE "{catalog}"')
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
     subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
                    check=True)
@@ -86,7 +92,9 @@ def one_round(workers: int, files: int, rows: int, concurrency: int) -> float:
         "DATAOPS_SETTLE_SECONDS": "0", "DATAOPS_PG_HOST": "127.0.0.1", "DATAOPS_PG_PORT": "5432",
         "DATAOPS_PG_USER": "postgres", "DATAOPS_PG_PASSWORD": "", "DATAOPS_PG_DB": database,
         "DATAOPS_CELERY_BROKER": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-        "DATAOPS_CELERY_BACKEND": "redis://127.0.0.1:6379/14"})
+        "DATAOPS_CELERY_BACKEND": "redis://127.0.0.1:6379/14", "DATAOPS_WAREHOUSE": warehouse,
+        "DATAOPS_DUCKLAKE_CATALOG": f"host=127.0.0.1 port=5432 user=postgres dbname={catalog}",
+        "DATAOPS_DUCKLAKE_DATA_PATH": str(tmp / "lake_data")})
     settings = Settings.resolve(project)
     only_own_datasets(settings)
     (contracts_dir(settings) / "meters.yaml").write_text(yaml.safe_dump(METERS), encoding="utf-8")
@@ -127,7 +135,8 @@ def one_round(workers: int, files: int, rows: int, concurrency: int) -> float:
         app.close()
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
         with psycopg.connect(**PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            for name in (database, catalog):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -135,12 +144,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--warehouse", choices=["ducklake", "duckdb"], default="ducklake")
     args = parser.parse_args()
     rates = {}
     for workers in (1, 2):
-        rates[workers] = one_round(workers, args.files, args.rows, args.concurrency)
-        print(f"{workers} worker(s): {args.files} files x {args.rows} rows, {args.concurrency} runs "
-              f"in flight: {rates[workers]:.2f} files/s (load average {os.getloadavg()[0]:.1f})",
+        rates[workers] = one_round(workers, args.files, args.rows, args.concurrency,
+                                   args.warehouse)
+        print(f"{workers} worker(s), {args.warehouse}: {args.files} files x {args.rows} rows, "
+              f"{args.concurrency} runs in flight: {rates[workers]:.2f} files/s "
+              f"(load average {os.getloadavg()[0]:.1f})",
               flush=True)
     print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x "
           f"(load average 1/5/15 min: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, "

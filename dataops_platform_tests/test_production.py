@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import psycopg
 import pytest
 import yaml
@@ -69,21 +73,53 @@ class Deployment:
     settings: Settings
     database: str
     workers: list[subprocess.Popen]
+    app: object  # the Celery app, to ping workers
 
 
 def _rabbitmqctl(*args: str, check: bool = True) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One production deployment for the module's tests: a project with one small dataset, a
-    PostgreSQL database for the instance, a RabbitMQ vhost as the broker, a Redis database for
-    results, and two `dataops worker` processes (their pids are the workers' pids: the command
-    execs), returned once both answer a ping."""
+def _start_worker(settings: Settings, name: str, **extra_env: str) -> subprocess.Popen:
+    """A `dataops worker` process (its pid is the worker's: the command execs)."""
+    log = settings.home.parent / f"{name}.log"
+    return subprocess.Popen([str(DATAOPS), "worker", "--name", name],
+                            env={**os.environ, **extra_env}, stderr=subprocess.STDOUT,
+                            stdout=log.open("w"))
+
+
+def _await_workers(app: object, procs: list[subprocess.Popen], settings: Settings) -> None:
+    """Return once as many workers answer a ping as there are live worker processes."""
+    for _ in range(120):
+        if len(app.control.ping(timeout=0.5)) >= len(procs):  # type: ignore[attr-defined]
+            return
+        for proc in procs:
+            assert proc.poll() is None, _worker_log(settings, proc)
+    pytest.fail("the workers did not answer")
+
+
+def _worker_log(settings: Settings, proc: subprocess.Popen) -> str:
+    return (settings.home.parent / f"{proc.args[-1]}.log").read_text()[-3000:]
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def _deployed(tmp: Path, workers: int) -> Iterator[Deployment]:
+    """A production deployment: a project with one small dataset, a PostgreSQL database for
+    the instance, a RabbitMQ vhost as the broker, a Redis database for results, and
+    ``workers`` `dataops worker` processes, returned once they all answer a ping."""
     from dataops_platform.profiles.worker import make_worker_app
 
-    tmp = tmp_path_factory.mktemp("production")
     project = copy_example(tmp / "project")
     database = _create_database()
     vhost = f"dataops_t_{uuid.uuid4().hex[:12]}"
@@ -95,7 +131,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
            "DATAOPS_CELERY_BROKER": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "DATAOPS_CELERY_BACKEND": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}  # celery_target
-    procs: list[subprocess.Popen] = []
+    deployment: Deployment | None = None
     with pytest.MonkeyPatch.context() as patch:
         for var, value in env.items():
             patch.setenv(var, value)
@@ -104,29 +140,24 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         (contracts_dir(settings) / "meters.yaml").write_text(yaml.safe_dump(METERS), encoding="utf-8")
         app = make_worker_app()
         try:
-            procs = [subprocess.Popen([str(DATAOPS), "worker", "--name", f"w{i}"],
-                                      env=os.environ.copy(), stderr=subprocess.STDOUT,
-                                      stdout=(tmp / f"w{i}.log").open("w"))
-                     for i in range(2)]
-            for _ in range(120):
-                if len(app.control.ping(timeout=0.5)) >= 2:
-                    break
-                assert all(p.poll() is None for p in procs), (tmp / "w0.log").read_text()
-            else:
-                pytest.fail("the workers did not answer")
+            deployment = Deployment(settings, database, [], app)
+            deployment.workers.extend(_start_worker(settings, f"w{i}") for i in range(workers))
+            _await_workers(app, deployment.workers, settings)
             patch.setattr("dataops_platform.automation.one_pass.OBSERVE_GAP_S", 0.0)
-            yield Deployment(settings, database, procs)
+            yield deployment
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            if deployment is not None:
+                _stop(deployment.workers)
             app.close()
             _rabbitmqctl("delete_vhost", vhost, check=False)
             _drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One production deployment with two workers for the module's tests."""
+    with _deployed(tmp_path_factory.mktemp("production"), workers=2) as deployed:
+        yield deployed
 
 
 def _land(settings: Settings, relative: str, text: str) -> None:
@@ -179,6 +210,54 @@ def test_pipeline_end_to_end_on_postgres_instance_and_celery_workers(deployment)
     assert on_workers is not None and on_workers[0] > 0  # steps ran on the Celery workers
     totals = {c.check: c for c in result.checks if c.check == "row_conservation"}
     assert totals and all(c.passed for c in totals.values())
+
+
+def _rows(settings: Settings, table: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        return conn.execute(f"select reading_id, meter, kwh from {table} order by all").fetchall()
+
+
+def test_a_worker_killed_mid_write_changes_nothing_and_another_worker_finishes_the_step(tmp_path):
+    with _deployed(tmp_path, workers=1) as deployment:
+        settings = deployment.settings
+        _land(settings, "meters/m1.csv", "reading_id,meter,kwh\n1,M1,1.5\n2,M2,2.5\n")
+        first = subprocess.run([str(DATAOPS), "run"], capture_output=True, text=True, check=False)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        before = {t: _rows(settings, t) for t in ("raw.meters", "cleaned.meters")}
+        assert len(before["cleaned.meters"]) == 2
+
+        _stop(deployment.workers)  # from now on the only worker pauses inside its first write
+        deployment.workers.clear()
+        marker = tmp_path / "paused-in-write"
+        victim = _start_worker(settings, "victim", DATAOPS_FAULT_POINT="partition_write",
+                               DATAOPS_FAULT_MARKER=str(marker))
+        deployment.workers.append(victim)
+        _await_workers(deployment.app, deployment.workers, settings)
+        _land(settings, "meters/m2.csv", "reading_id,meter,kwh\n3,M3,0.5\n3,M3,0.5\nx,M4,1\n")
+        run = subprocess.Popen([str(DATAOPS), "run"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        try:
+            while not marker.exists():  # handshake: the worker is inside the write transaction
+                assert run.poll() is None, run.communicate()[0][-3000:]
+                assert victim.poll() is None, _worker_log(settings, victim)
+                time.sleep(0.05)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=30)
+            deployment.workers.remove(victim)
+            # the killed transaction left the published tables as they were
+            assert {t: _rows(settings, t) for t in before} == before
+
+            deployment.workers.append(_start_worker(settings, "rescuer"))
+            output, _ = run.communicate(timeout=300)  # the broker hands the step to the rescuer
+        finally:
+            if run.poll() is None:
+                run.kill()
+        assert run.returncode == 0, output[-3000:]
+        assert "every row accounted for" in output
+        after = {t: _rows(settings, t) for t in before}
+        assert after["cleaned.meters"] == [*before["cleaned.meters"], (3, "M3", 0.5)]  # once
+        assert len(after["raw.meters"]) == len(before["raw.meters"]) + 3  # m2 once, not twice
+        assert unbalanced(settings, build_platform(settings).datasets) == []
 
 
 def test_unreachable_postgres_is_a_sentence_naming_the_variables(settings, monkeypatch):

@@ -28,6 +28,16 @@ PG_ENV = ("DATAOPS_PG_HOST", "DATAOPS_PG_PORT", "DATAOPS_PG_USER", "DATAOPS_PG_P
 BROKER_ENV, BACKEND_ENV = "DATAOPS_CELERY_BROKER", "DATAOPS_CELERY_BACKEND"
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_BACKEND = "redis://127.0.0.1:6379/0"
+# Celery settings shared by the executor (the run's process) and `dataops worker`. A step is
+# acknowledged when it ends, not when a worker takes it: a worker killed mid-step leaves it on
+# the broker, which hands it to another worker (the step's writes are idempotent per file).
+# Each worker reserves only the step it runs (dagster-celery's default of 4 let one worker
+# hoard a run's steps while another sat idle).
+CELERY_CONFIG: dict[str, object] = {
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+}
 PG_CONNECT_TIMEOUT_S = 5
 
 

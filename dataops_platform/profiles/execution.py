@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from dataops_platform.profiles import BACKEND_ENV, BROKER_ENV, celery_urls
+from dataops_platform.profiles import BACKEND_ENV, BROKER_ENV, CELERY_CONFIG, celery_urls
 from dataops_platform.settings import Settings, home_override, profile_override
 
 # dagster-celery's orchestration loop sleeps this long between polls of its tasks (1 s by
@@ -38,6 +38,7 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
     return celery_executor.configured({
         "broker": {"env": BROKER_ENV} if os.environ.get(BROKER_ENV) else broker,
         "backend": {"env": BACKEND_ENV} if os.environ.get(BACKEND_ENV) else backend,
+        "config_source": CELERY_CONFIG,
     }, name="celery")
 
 

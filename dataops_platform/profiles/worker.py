@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from dataops_platform.profiles import celery_urls
+from dataops_platform.profiles import CELERY_CONFIG, celery_urls
 
 
 def make_worker_app() -> Any:  # celery.Celery
@@ -19,7 +19,8 @@ def make_worker_app() -> Any:  # celery.Celery
     from dagster_celery.tasks import create_task
 
     broker, backend = celery_urls()
-    app = make_app(CeleryExecutor.for_cli(broker=broker, backend=backend).app_args())
+    app = make_app(CeleryExecutor.for_cli(broker=broker, backend=backend,
+                                            config_source=CELERY_CONFIG).app_args())
     create_task(app)
     return app
 

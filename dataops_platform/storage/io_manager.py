@@ -33,6 +33,7 @@ from dataops_platform.storage.partition_keys import (
     partition_filter,
     partition_literal_filter,
 )
+from dataops_platform.storage.publish import fault_point
 from dataops_platform.storage.sql import fetch_one, quote_ident, table_exists
 from dataops_platform.storage.warehouse import WarehouseBackendConfig, target_of
 
@@ -219,6 +220,7 @@ class StagedTablesHandler(DbTypeHandler[StagedTables]):
         def write() -> int:
             rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where,
                            params)
+            fault_point("partition_write")  # crash tests: killed with the main table written
             for target, staged in obj.side.items():
                 schema, _, name = target.partition(".")
                 publish(connection, schema, name, staged, where, params)
