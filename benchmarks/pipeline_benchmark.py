@@ -203,6 +203,17 @@ def warehouse_ledger(database: Path) -> dict[str, int]:
         conn.close()
 
 
+def _error_chain(error: object) -> str:
+    """A step failure's message and the messages of its causes (the first line says only
+    which step failed)."""
+    lines, stack = [], []
+    while error is not None:
+        lines.append(str(getattr(error, "message", error)).strip())
+        stack = list(getattr(error, "stack", None) or stack)
+        error = getattr(error, "cause", None)
+    return " <- ".join(lines) + ("\n  where: " + "".join(stack[-4:]).strip() if stack else "")
+
+
 def child_platform(csv_path: Path, result_path: Path) -> None:
     """One platform measurement; DATAOPS_* are already set by the parent."""
     started = time.perf_counter()
@@ -239,7 +250,7 @@ def child_platform(csv_path: Path, result_path: Path) -> None:
         t2 = time.perf_counter()
         timings = _step_timings(instance, result.run_id)
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        failures = [str(e.event_specific_data.error.message).strip()
+        failures = [_error_chain(e.event_specific_data.error)
                     for e in result.all_events if e.is_step_failure]
 
     write_json(result_path, {

@@ -152,6 +152,11 @@ class CleaningPlan:
     unexpected_columns: list[str]
 
 
+def _suffixed(table: str, suffix: str) -> str:
+    """``schema."name"`` (or ``schema.name``) with ``suffix`` added to the name."""
+    return f"{table[:-1]}{suffix}\"" if table.endswith('"') else f"{table}{suffix}"
+
+
 def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
                   evaluated_table: str) -> CleaningPlan:
     """Compile the contract against the columns this file actually delivered."""
@@ -189,8 +194,7 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
                 f"order by _row_number)" if contract.primary_key else "_row_number")
     lineage = ", ".join(LINEAGE)
 
-    evaluate = f"""
-        create or replace table {evaluated_table} as
+    flagged = f"""
         with typed as (
             select {lineage}, {', '.join(selects)},
                    {violation_list} as _violations
@@ -199,9 +203,27 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
             select *, list_bool_or(list_transform(_violations,
                         lambda v: v.severity = 'error')) is true as _has_error
             from typed
-        )
-        select *, {first_of_key} as _occurrence, {kept_row} as _kept_row from flagged
-    """
+        )"""
+    if contract.primary_key:
+        # The key windows see only the key, the error flag and the row number, then join
+        # back: a window over every column of a 5M-row file could not spill and failed at
+        # the 1 GB memory limit (DuckDB 1.4: "failed to pin block").
+        base = _suffixed(evaluated_table, "__flagged")
+        evaluate = f"""
+            create or replace table {base} as {flagged} select * from flagged;
+            create or replace table {evaluated_table} as
+            select f.*, k._occurrence, k._kept_row
+            from {base} as f join (
+                select _row_number, {first_of_key} as _occurrence, {kept_row} as _kept_row
+                from (select _row_number, _has_error, {key_cols} from {base})
+            ) as k using (_row_number);
+            drop table {base};
+        """
+    else:
+        evaluate = f"""
+            create or replace table {evaluated_table} as {flagged}
+            select *, {first_of_key} as _occurrence, {kept_row} as _kept_row from flagged
+        """
     columns = ", ".join(quote_ident(c.name) for c in contract.columns)
     warnings = ("list_transform(list_filter(_violations, lambda v: v.severity = 'warn'), "
                 "lambda v: v.col || ':' || v.rule)")
