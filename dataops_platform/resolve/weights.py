@@ -127,6 +127,20 @@ def evidence_groups(spec: EntitySpec) -> list[list[int]]:
     return out
 
 
+def group_bits(part: np.ndarray) -> np.ndarray:
+    """The bits of one evidence group per row of its fields' bits (NaN: missing): the best
+    field's, less the worst field's when that one is against and the best is for (relatives
+    share a whole address, a namesake in another street shares at most a suburb: one agreeing
+    field must not outweigh the others disagreeing). All against: the best (least negative),
+    as for a person who moved. All missing: 0."""
+    out = np.zeros(len(part))
+    seen = ~np.isnan(part).all(axis=1)
+    best = np.nanmax(part[seen], axis=1)
+    worst = np.nanmin(part[seen], axis=1)
+    out[seen] = np.where(best > 0, best + np.minimum(worst, 0.0), best)
+    return out
+
+
 def _monotone(bits: list[float], seen: list[bool]) -> Bits:
     """Non-increasing from exact to disagree over the levels that occur at all; a level that
     never occurs (an exact comparison has no 'high') gets the bits of the next worse one."""
@@ -179,15 +193,14 @@ def learn(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, compared
     groups = evidence_groups(spec)
 
     def combine(per_field: np.ndarray) -> np.ndarray:
-        """Per pattern: ungrouped fields' bits summed, each group's best field (NaN: missing)."""
+        """Per pattern: ungrouped fields' bits summed, plus each group's bits (NaN: missing)."""
         total = np.zeros(len(levels))
         for columns in groups:
             part = per_field[:, columns]
             if len(columns) == 1:
                 total += np.nan_to_num(part[:, 0])
             else:
-                seen = ~np.isnan(part).all(axis=1)
-                total[seen] += np.nanmax(part[seen], axis=1)
+                total += group_bits(part)
         return total
 
     def field_bits(table: np.ndarray) -> np.ndarray:
