@@ -98,14 +98,15 @@ def _level_counts(conn: duckdb.DuckDBPyConnection, table: str, names: list[str])
 
 def _random_pairs(conn: duckdb.DuckDBPyConnection, norm: str, out: str, n: int) -> int:
     """Table ``out`` (l, r, rules 0) of pseudo-random distinct record pairs, the same every run
-    for the same records (hash-based, not random(), so re-runs give the same weights)."""
+    for the same records (hash-based, not random(), so re-runs give the same weights; the first
+    ``wanted`` draws, not whichever a parallel DISTINCT ... LIMIT happened to keep)."""
     total = n * (n - 1) // 2
     wanted = min(RANDOM_PAIRS, total)
     conn.execute(f"""CREATE OR REPLACE TEMP TABLE {out} AS
         WITH numbered AS (SELECT record_id, row_number() OVER (ORDER BY record_id) - 1 AS i FROM {norm}),
-        draws AS (SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM (
-            SELECT hash(k, 'left') % {n} AS a, hash(k, 'right') % {n} AS b
-            FROM range({wanted * 2}) t(k)) WHERE a <> b LIMIT {wanted})
+        draws AS (SELECT least(a, b) AS a, greatest(a, b) AS b, min(k) AS k FROM (
+            SELECT k, hash(k, 'left') % {n} AS a, hash(k, 'right') % {n} AS b
+            FROM range({wanted * 2}) t(k)) WHERE a <> b GROUP BY ALL ORDER BY k LIMIT {wanted})
         SELECT x.record_id AS l, y.record_id AS r, CAST(0 AS BIGINT) AS rules
         FROM draws JOIN numbered x ON x.i = draws.a JOIN numbered y ON y.i = draws.b""")
     return int(conn.execute(f"SELECT count(*) FROM {out}").fetchone()[0])  # type: ignore[index]
