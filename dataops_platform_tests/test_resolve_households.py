@@ -14,7 +14,6 @@ import pytest
 from dataops_platform.resolve.components import strict_components
 from dataops_platform.resolve.engine import score_pairs_with_model
 from dataops_platform.resolve.spec import EntitySpec
-from dataops_platform.resolve.weights import group_bits
 
 GIVEN = ["aiko", "amara", "anders", "astrid", "bao", "beatriz", "bjorn", "chidi", "chiara", "dagny",
          "darius", "deepika", "dmitri", "eero", "elif", "emeka", "farah", "fenna", "gaspard", "hamid",
@@ -156,7 +155,27 @@ def test_an_address_group_agreeing_on_one_field_only_counts_against():
     postcode disagree (-6): the group counts as 5 - 6, not as its best field's 5. A relative
     (all agree) counts with the best field; a moved person (all disagree) with the least
     negative; missing fields are ignored."""
+    from dataops_platform.resolve.weights import group_bits
+
     nan = np.nan
     rows = np.array([[5.0, -6.0, -3.0], [5.0, 8.0, 3.0], [-2.0, -6.0, -3.0], [nan, 4.0, nan],
                      [nan, nan, nan]])
     assert group_bits(rows).tolist() == [-1.0, 8.0, -2.0, 4.0, 0.0]
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ("19831124", "19831124", 0),   # equal
+    ("19831124", "19831125", 1),   # one digit
+    ("19830411", "19831104", 1),   # day and month swapped
+    ("19621124", "19261124", 1),   # two adjacent digits swapped
+    ("19831131", "19831124", 2),   # the same year and month, the day made up (no 31 November)
+    ("19831124", "19841124", 1),   # one digit of the year: high, not equal
+    ("19831124", "19570302", 3),   # another date
+])
+def test_birth_date_levels(left, right, level):
+    from dataops_platform.resolve.engine import _level_sql, _sim_sql
+    from dataops_platform.resolve.spec import Compare
+
+    a, b = f"'{left}'", f"'{right}'"
+    sim = _sim_sql(Compare.date, a, b, a, b, a, b, 0.0)
+    assert duckdb.sql(f"select {_level_sql(Compare.date, sim)}").fetchone() == (level,)
