@@ -200,7 +200,7 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", action="append", choices=SETS, help="default: all four")
+    parser.add_argument("--set", action="append", choices=SETS, help="default: all nine")
     parser.add_argument("--weights", default="learned", choices=["learned", "fixed"])
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
