@@ -48,12 +48,12 @@ COLUMNS = ["given_name", "surname", "street_number", "address_1", "address_2", "
 CONFIG = """fields:
   - given_name                                # name: fuzzy, nicknames, swapped with surname
   - surname
-  - {name: street_number, compare: exact}
-  - {name: address_1, compare: fuzzy}
-  - {name: address_2, compare: fuzzy}
-  - {name: suburb, compare: fuzzy}
-  - postcode                                  # exact
-  - state                                     # exact
+  - {name: street_number, compare: exact, group: address}   # one address: one piece of evidence
+  - {name: address_1, compare: fuzzy, group: address}
+  - {name: address_2, compare: fuzzy, group: address}
+  - {name: suburb, compare: fuzzy, group: address}
+  - {name: postcode, group: address}                         # exact
+  - {name: state, group: address}                            # exact
   - date_of_birth                             # date; raw text where it did not parse
   - {name: soc_sec_id, compare: identifier}
 weights: {weights}
@@ -67,7 +67,10 @@ blocking:
   - [date_of_birth, "surname:initial"]
   - [date_of_birth, "given_name:initial"]
   - [street_number, address_1]
-decision: {match: 0.9, review: 0.6}
+  - [street_number, postcode]
+  - [street_number, suburb]
+decision: {match: 0.5, review: 0.3}
+clustering: strict
 checks: {min_matched_share: 0.05, max_pending_review: 100000}
 """
 
@@ -197,7 +200,7 @@ def run_set(name: str, weights: str, workdir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", action="append", choices=SETS, help="default: all four")
+    parser.add_argument("--set", action="append", choices=SETS, help="default: all nine")
     parser.add_argument("--weights", default="learned", choices=["learned", "fixed"])
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)

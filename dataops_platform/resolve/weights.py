@@ -98,14 +98,15 @@ def _level_counts(conn: duckdb.DuckDBPyConnection, table: str, names: list[str])
 
 def _random_pairs(conn: duckdb.DuckDBPyConnection, norm: str, out: str, n: int) -> int:
     """Table ``out`` (l, r, rules 0) of pseudo-random distinct record pairs, the same every run
-    for the same records (hash-based, not random(), so re-runs give the same weights)."""
+    for the same records (hash-based, not random(), so re-runs give the same weights; the first
+    ``wanted`` draws, not whichever a parallel DISTINCT ... LIMIT happened to keep)."""
     total = n * (n - 1) // 2
     wanted = min(RANDOM_PAIRS, total)
     conn.execute(f"""CREATE OR REPLACE TEMP TABLE {out} AS
         WITH numbered AS (SELECT record_id, row_number() OVER (ORDER BY record_id) - 1 AS i FROM {norm}),
-        draws AS (SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM (
-            SELECT hash(k, 'left') % {n} AS a, hash(k, 'right') % {n} AS b
-            FROM range({wanted * 2}) t(k)) WHERE a <> b LIMIT {wanted})
+        draws AS (SELECT least(a, b) AS a, greatest(a, b) AS b, min(k) AS k FROM (
+            SELECT k, hash(k, 'left') % {n} AS a, hash(k, 'right') % {n} AS b
+            FROM range({wanted * 2}) t(k)) WHERE a <> b GROUP BY ALL ORDER BY k LIMIT {wanted})
         SELECT x.record_id AS l, y.record_id AS r, CAST(0 AS BIGINT) AS rules
         FROM draws JOIN numbered x ON x.i = draws.a JOIN numbered y ON y.i = draws.b""")
     return int(conn.execute(f"SELECT count(*) FROM {out}").fetchone()[0])  # type: ignore[index]
@@ -124,6 +125,20 @@ def evidence_groups(spec: EntitySpec) -> list[list[int]]:
             named[f.group].append(j)
         else:
             out.append([j])
+    return out
+
+
+def group_bits(part: np.ndarray) -> np.ndarray:
+    """The bits of one evidence group per row of its fields' bits (NaN: missing): the best
+    field's, less the worst field's when that one is against and the best is for (relatives
+    share a whole address, a namesake in another street shares at most a suburb: one agreeing
+    field must not outweigh the others disagreeing). All against: the best (least negative),
+    as for a person who moved. All missing: 0."""
+    out = np.zeros(len(part))
+    seen = ~np.isnan(part).all(axis=1)
+    best = np.nanmax(part[seen], axis=1)
+    worst = np.nanmin(part[seen], axis=1)
+    out[seen] = np.where(best > 0, best + np.minimum(worst, 0.0), best)
     return out
 
 
@@ -179,15 +194,14 @@ def learn(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, norm: str, compared
     groups = evidence_groups(spec)
 
     def combine(per_field: np.ndarray) -> np.ndarray:
-        """Per pattern: ungrouped fields' bits summed, each group's best field (NaN: missing)."""
+        """Per pattern: ungrouped fields' bits summed, plus each group's bits (NaN: missing)."""
         total = np.zeros(len(levels))
         for columns in groups:
             part = per_field[:, columns]
             if len(columns) == 1:
                 total += np.nan_to_num(part[:, 0])
             else:
-                seen = ~np.isnan(part).all(axis=1)
-                total[seen] += np.nanmax(part[seen], axis=1)
+                total += group_bits(part)
         return total
 
     def field_bits(table: np.ndarray) -> np.ndarray:
