@@ -43,7 +43,8 @@ def child_run(csv_path: Path, result_path: Path) -> None:
     pb.link_or_copy(csv_path, settings.landing_dir / pb.DATASET / csv_path.name)
     with dg.instance_for_test() as instance:
         t0 = time.perf_counter()
-        runs, requests, _cursor, _decisions = evaluate_landing([dataset], settings.landing_dir, None)
+        runs, requests, _cursor, _decisions = evaluate_landing([dataset], settings.landing_dir, None,
+                                                            registered={})
         for request in requests:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         result = dg.materialize([dataset.raw, dataset.cleaned, *dataset.checks],
