@@ -119,20 +119,15 @@ def resolved() -> tuple[dict[str, str], dict[str, int], dict[str, list[tuple[str
     return entity, truth, relatives
 
 
-def test_twins_at_one_address_are_two_people(resolved):
+@pytest.mark.parametrize("kind", ["twins", "parent_child"])
+def test_relatives_at_one_address_are_two_people(resolved, kind):
+    """Twins (one birth date, their own given names) and a parent and child with one given
+    name share surname and address: neither pair may become one entity."""
     entity, _, relatives = resolved
-    twins = relatives["twins"]
-    assert len(twins) > 40
-    merged = [(a, b) for a, b in twins if entity[a] == entity[b]]
-    assert not merged, f"twins merged: {merged[:5]}"
-
-
-def test_parent_and_child_with_one_given_name_are_two_people(resolved):
-    entity, _, relatives = resolved
-    pairs = relatives["parent_child"]
+    pairs = relatives[kind]
     assert len(pairs) > 40
     merged = [(a, b) for a, b in pairs if entity[a] == entity[b]]
-    assert not merged, f"parent and child merged: {merged[:5]}"
+    assert not merged, f"{kind} merged: {merged[:5]}"
 
 
 def test_duplicates_with_typos_are_merged_and_nobody_else(resolved):
