@@ -64,7 +64,8 @@ def clean_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, raw: Ta
     """
     validate_partition_key(partition_key)
     evaluated = staging_name("eval", contract.name, partition_key)
-    plan = plan_cleaning(contract, raw.select(), _delivered(conn, raw), evaluated)
+    plan = plan_cleaning(contract, raw.select(), _delivered(conn, raw), evaluated,
+                         staging_name("flagged", contract.name, partition_key))
     conn.execute(plan.evaluate)
     cleaned, quarantine, duplicates = (f"({plan.cleaned})", f"({plan.quarantine})",
                                        f"({plan.duplicates})")

@@ -152,14 +152,10 @@ class CleaningPlan:
     unexpected_columns: list[str]
 
 
-def _suffixed(table: str, suffix: str) -> str:
-    """``schema."name"`` (or ``schema.name``) with ``suffix`` added to the name."""
-    return f"{table[:-1]}{suffix}\"" if table.endswith('"') else f"{table}{suffix}"
-
-
 def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
-                  evaluated_table: str) -> CleaningPlan:
-    """Compile the contract against the columns this file actually delivered."""
+                  evaluated_table: str, flagged_table: str) -> CleaningPlan:
+    """Compile the contract against the columns this file actually delivered.
+    ``flagged_table`` is a scratch table the evaluation drops again."""
     delivered_set = set(delivered)
     selects: list[str] = []
     rules: list[Violation] = []
@@ -208,7 +204,7 @@ def plan_cleaning(contract: Contract, raw_select: str, delivered: list[str],
         # The key windows see only the key, the error flag and the row number, then join
         # back: a window over every column of a 5M-row file could not spill and failed at
         # the 1 GB memory limit (DuckDB 1.4: "failed to pin block").
-        base = _suffixed(evaluated_table, "__flagged")
+        base = flagged_table
         evaluate = f"""
             create or replace table {base} as {flagged} select * from flagged;
             create or replace table {evaluated_table} as
