@@ -7,6 +7,9 @@ repository a Celery worker rebuilds a job from. A Dagster upgrade that moves the
 this module only.
 """
 
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.event_api import PartitionKeyFilter
@@ -17,6 +20,7 @@ from dagster._core.storage.asset_check_execution_record import (
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 
 __all__ = [
+    "AssetCheckEvaluationTargetMaterializationData",
     "COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES",
     "AssetCheckExecutionRecord",
     "AssetGraph",

@@ -9,7 +9,6 @@ is no second code path.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -18,23 +17,21 @@ from dataops_platform.automation.alerts import build_alert_sensor
 from dataops_platform.automation.report_sensor import build_report_sensor
 from dataops_platform.automation.retention import build_retention
 from dataops_platform.automation.sensors import build_landing_sensor, build_sensors
+from dataops_platform.collect.decisions import MAX_FILES_PER_RUN
 from dataops_platform.collect.extract_jobs import build_extract_jobs
 from dataops_platform.collect.lake_asset import LAKE_SENSOR, LakeDataset, build_lake_dataset
 from dataops_platform.collect.landing import partitions_def_name
-from dataops_platform.collect.raw_asset import build_raw_asset
 from dataops_platform.collect.resources import LandingZone
 from dataops_platform.contracts import Contract
 from dataops_platform.contracts.loader import in_dependency_order
+from dataops_platform.processing import build_process_asset
 from dataops_platform.profiles.execution import executor_for
-from dataops_platform.quality.checks import build_checks
-from dataops_platform.quality.rule_checks import build_rule_checks, is_rule_check
+from dataops_platform.quality.rule_checks import is_rule_check
 from dataops_platform.quality.scorecard import build_scorecard
 from dataops_platform.resolve.assets import EntityAssets
 from dataops_platform.settings import Settings
 from dataops_platform.storage.io_manager import WarehouseIOManager
 from dataops_platform.storage.warehouse import Warehouse
-from dataops_platform.transform.cleaned_asset import build_cleaned_asset
-from dataops_platform.transform.current_asset import build_current_asset
 from dataops_platform.transform.wap import (
     AUDIT_PUBLISHED,
     AUDIT_TARGET_TAG,
@@ -45,44 +42,57 @@ from dataops_platform.transform.wap import (
 
 @dataclass(frozen=True)
 class DatasetAssets:
-    """What one contract compiles to."""
+    """What one contract compiles to: raw, cleaned (and current) with their per-file checks
+    as one subsettable step (``processing``), and the jobs the sensor and the CLI launch."""
 
     contract: Contract
     partitions: dg.DynamicPartitionsDefinition
-    raw: dg.AssetsDefinition
-    cleaned: dg.AssetsDefinition
-    checks: list[dg.AssetChecksDefinition]
+    process: dg.AssetsDefinition
     ingest_job: dg.UnresolvedAssetJobDefinition
     process_job: dg.UnresolvedAssetJobDefinition
-    current: dg.AssetsDefinition | None = None  # when the contract declares a write mode
 
     @property
-    def assets(self) -> list[dg.AssetsDefinition]:
-        return [self.raw, self.cleaned, *([self.current] if self.current else [])]
+    def raw_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["raw", self.contract.name])
+
+    @property
+    def cleaned_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["cleaned", self.contract.name])
+
+    @property
+    def done_key(self) -> dg.AssetKey:  # a file is processed when its cleaned partition is
+        return self.cleaned_key
+
+    @property
+    def files_per_run(self) -> int:  # files that land together: one run (``processing``)
+        return MAX_FILES_PER_RUN
+
+    @property
+    def current_key(self) -> dg.AssetKey | None:  # when the contract declares a write mode
+        return dg.AssetKey(["current", self.contract.name]) if self.contract.write else None
+
+    @property
+    def asset_keys(self) -> list[dg.AssetKey]:
+        return [self.raw_key, self.cleaned_key, *([self.current_key] if self.current_key else [])]
+
+    @property
+    def check_keys(self) -> list[dg.AssetCheckKey]:
+        return sorted(self.process.check_keys, key=lambda k: (k.asset_key.path, k.name))
 
 
 def build_dataset(contract: Contract) -> DatasetAssets:
     partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(contract))
-    raw = build_raw_asset(contract, partitions)
-    cleaned = build_cleaned_asset(contract, raw, partitions)
+    process = build_process_asset(contract, partitions)
+    raw_key = dg.AssetKey(["raw", contract.name])
     ingest_job = dg.define_asset_job(
-        f"ingest_{contract.name}", selection=dg.AssetSelection.assets(raw.key),
-        description=f"Load one landed '{contract.name}' file into raw (started by the sensor).")
-    current = build_current_asset(contract, cleaned, partitions) if contract.write else None
+        f"ingest_{contract.name}", selection=dg.AssetSelection.assets(raw_key),
+        description=f"Load landed '{contract.name}' files into raw only.")
     process_job = dg.define_asset_job(
-        f"process_{contract.name}", selection=dg.AssetSelection.assets(
-            raw.key, cleaned.key, *([current.key] if current else [])),
-        description=f"Load and clean one '{contract.name}' file with its checks (used by the CLI).")
-    # Dagster's own schema-change checks compare each materialization's runtime
-    # dagster/column_schema with the previous one: a delivery with new, missing or retyped
-    # columns (raw) or a contract change (cleaned) shows up as a warning.
-    with warnings.catch_warnings():  # beta in 1.13; exactly the check the issue asks for
-        warnings.filterwarnings("ignore", category=dg.BetaWarning,
-                                message=".*build_column_schema_change_checks.*")
-        schema_checks = dg.build_column_schema_change_checks(assets=[raw, cleaned])
-    checks = [*build_checks(contract, cleaned, partitions),
-              *build_rule_checks(contract, cleaned, partitions), *schema_checks]
-    return DatasetAssets(contract, partitions, raw, cleaned, checks, ingest_job, process_job, current)
+        f"process_{contract.name}", selection=dg.AssetSelection.assets(*process.keys),
+        description=f"Load, clean, check (and apply) landed '{contract.name}' files: one file "
+                    "or a batch, each its own partition (started by the landing sensor and "
+                    "the CLI).")
+    return DatasetAssets(contract, partitions, process, ingest_job, process_job)
 
 
 CURATED_JOB = dg.define_asset_job(
@@ -125,12 +135,13 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
     lake_sets = [build_lake_dataset(c, dg.DynamicPartitionsDefinition(name=partitions_def_name(c)))
                  for c in sorted(lake_contracts, key=lambda c: c.name)]
     curated = [a for m in marts for a in m.assets] + [a for e in entities for a in e.assets]
-    checks = [c for d in datasets for c in d.checks] + [c for m in marts for c in m.checks] \
-        + [c for e in entities for c in e.all_checks] + [c for d in lake_sets for c in d.checks]
+    checks = [c for m in marts for c in m.checks] + [c for e in entities for c in e.all_checks] \
+        + [c for d in lake_sets for c in d.checks]
+    check_keys = [k for d in datasets for k in d.check_keys] + [k for c in checks for k in c.check_keys]
     contracts = [d.contract for d in datasets] + [d.contract for d in lake_sets]
     retention_jobs, retention_schedules = build_retention(contracts)
     extract_jobs, extract_schedules = build_extract_jobs([d.contract for d in datasets])
-    scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned.key for d in datasets])
+    scorecard = build_scorecard([d.contract for d in datasets], [d.cleaned_key for d in datasets])
     definitions = dg.Definitions(
         assets=[scorecard, *(d.asset for d in lake_sets)],
         asset_checks=[c for d in lake_sets for c in d.checks],
@@ -146,7 +157,7 @@ def assemble(settings: Settings, datasets: list[DatasetAssets], lake_contracts: 
         schedules=retention_schedules + extract_schedules,
         # per-column rule checks count expected dirt (already quarantined): not alerted
         sensors=[*build_sensors(datasets), build_alert_sensor(
-            [key for c in checks for key in c.check_keys if not is_rule_check(key.name)],
+            [key for key in check_keys if not is_rule_check(key.name)],
             settings.alerts_log), build_report_sensor(settings.reports_dir)]
         + ([build_landing_sensor(lake_sets, name=LAKE_SENSOR)] if lake_sets else []),
         resources=resources(settings),

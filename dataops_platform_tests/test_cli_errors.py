@@ -39,7 +39,7 @@ def test_a_failing_file_gives_sentences_and_no_trace(settings, land):
     assert "Traceback" not in out.stderr + out.stdout and "Stack Trace" not in out.stderr + out.stdout
     assert "dagster._core" not in out.stderr + out.stdout
     (failed,) = [x for x in out.stdout.splitlines() if x.startswith("FAILED")]
-    assert failed.startswith("FAILED raw__things [ragged.csv@") and "ragged.csv cannot be read" in failed
+    assert failed.startswith("FAILED raw/things [ragged.csv@") and "ragged.csv cannot be read" in failed
     assert "Line: 3" in failed
 
 

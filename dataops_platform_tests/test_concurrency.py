@@ -43,11 +43,9 @@ def test_concurrent_runs_are_serialized_by_the_duckdb_pool(settings, land, query
     datasets = build_platform(settings).datasets
     register_landed(instance, datasets, settings.landing_dir)
     (orders,) = [d for d in datasets if d.contract.name == "orders"]
-    # the warehouse steps: every asset and check op in the duckdb pool (Dagster's own
-    # schema-change check reads only the instance, so it is not in the pool)
-    pooled = {d.node_def.name for d in [*orders.assets, *orders.checks]
-              if getattr(d.node_def, "pool", None) == "duckdb"}
-    assert {"raw__orders", "cleaned__orders", "orders_file_checks"} <= pooled
+    # the warehouse step: a file's raw, cleaned, checks and current, in the duckdb pool
+    pooled = {orders.process.node_def.name} if orders.process.node_def.pool == "duckdb" else set()
+    assert pooled == {"orders_files"}
     steps_per_run = len(pooled)
     keys = instance.get_dynamic_partitions("orders_files")
     assert len(keys) == RUNS

@@ -274,7 +274,7 @@ def test_a_delivery_with_changed_columns_fails_the_schema_change_check(settings,
     assert second.ok  # a warning: new columns are kept in raw, cleaned follows the contract
     outcomes = {c.asset: c for c in second.checks if c.check == "column_schema_change"}
     assert not outcomes["raw/customers"].passed and outcomes["raw/customers"].severity == "WARN"
-    assert outcomes["cleaned/customers"].passed
+    assert outcomes["cleaned/customers"].passed, outcomes["cleaned/customers"]
     import dagster as dg
     with dg.DagsterInstance.get() as instance:
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key(

@@ -87,10 +87,11 @@ def test_pass_report_names_failed_checks_and_matches_the_warehouse(settings, lan
                                                  "primary_key: [order_id]\nmax_violation_rate: 0"))
     land_samples()
     result = one_pass()
-    # one run per processed file (two customers, products, three orders files, the web shop's
-    # accounts), then the curated assets in two rounds of automation (as the daemon would in
-    # two ticks): customer_golden waits until the entities it reads exist
-    assert len(result.run_ids) == sum(map(len, result.processed.values())) + 2 == 9
+    # one run per dataset's files that landed together (customers, products, orders and the
+    # web shop's accounts), then the curated assets in two rounds of automation (as the
+    # daemon would in two ticks): customer_golden waits until the entities it reads exist
+    assert sum(map(len, result.processed.values())) == 7
+    assert len(result.run_ids) == len(result.processed) + 2 == 6
     with dg.DagsterInstance.get() as instance:
         targets = ReportTargets.of(build_platform(settings).definitions)
         path = report_pass(settings.reports_dir, instance, targets, result.run_ids)
@@ -236,8 +237,8 @@ def test_the_sensor_writes_one_report_per_finished_run(settings, land, one_pass)
         # latest.html: day1 was materialized twice; it counts once, at its latest run
         latest = (settings.reports_dir / LATEST).read_text()
         (checks,) = tables(latest, "check", "result")
-        names = [r["check"] for r in checks]  # one result per check of the one file
-        assert len(names) == len(set(names)) and "row_conservation" in names
+        names = [(r["asset"], r["check"]) for r in checks]  # one result per check of the file
+        assert len(names) == len(set(names)) and ("cleaned/parcels", "row_conservation") in names
         (files,) = tables(latest, "missing columns")
         assert [(r["rows in"], r["run"][:8]) for r in files] == [("1", ui_run.run_id[:8])]
         state = latest_report_data(instance, ReportTargets.of(platform.definitions))

@@ -94,7 +94,7 @@ def test_run_prints_each_files_time_and_steps_and_names_skipped_redeliveries(set
     (skipped,) = [x for x in lines if x.startswith("skipped ")]
     assert skipped.startswith("skipped things things/copy of a.csv: same content as a.csv@")
     (timed,) = [x for x in lines if x.startswith("time: process_things [a.csv@")]
-    assert "slowest steps: " in timed and "cleaned/things" in out.output
+    assert "slowest steps: things_files " in timed
     seconds = float(timed.split("] ")[1].split(" s")[0])
     assert seconds > 0
     assert any(x.startswith("time: 1 run(s)") or x.startswith("time: 2 run(s)") for x in lines)

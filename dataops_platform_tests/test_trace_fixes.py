@@ -30,9 +30,9 @@ def test_trace_names_the_run_that_built_each_layer(settings, land, query):
         (key,) = instance.get_dynamic_partitions("orders_files")
         job = platform.definitions.resolve_job_def(orders.process_job.name)
         raw_run = job.execute_in_process(instance=instance, partition_key=key, run_config=QUIET,
-                                         asset_selection=[orders.raw.key])
+                                         asset_selection=[orders.raw_key])
         cleaned_run = job.execute_in_process(instance=instance, partition_key=key,
-                                             run_config=QUIET, asset_selection=[orders.cleaned.key])
+                                             run_config=QUIET, asset_selection=[orders.cleaned_key])
         assert raw_run.success and cleaned_run.success
     finally:
         instance.dispose()

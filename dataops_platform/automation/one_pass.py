@@ -28,14 +28,15 @@ from dataops_platform.automation.sensors import (
     registered_partitions,
     settle_ns,
 )
-from dataops_platform.collect.decisions import Action, Decision
+from dataops_platform.collect.decisions import Action, Decision, batches
 from dataops_platform.collect.extract import extract_all
 from dataops_platform.collect.landing import partitions_def_name, scan
 from dataops_platform.collect.landing_dataset import LandingDataset
 from dataops_platform.dagster_internals import AssetGraph
 from dataops_platform.factory import CURATED_JOB, Platform
+from dataops_platform.processing import FILE_FAILURES
 from dataops_platform.profiles import instance_template, render_instance
-from dataops_platform.profiles.execution import execute
+from dataops_platform.profiles.execution import execute, partitions_of_run
 from dataops_platform.quality.check_history import evaluation_of, latest_records
 from dataops_platform.quality.scorecard import ANY_UPSTREAM_TAG
 from dataops_platform.settings import Settings
@@ -86,6 +87,9 @@ class RunTiming:
     partition: str | None
     seconds: float
     steps: tuple[tuple[str, float], ...]  # (step, seconds), slowest first
+    # per file of a file run: its load, clean and apply time ("seconds" of its
+    # materializations; its checks are in the run's log), slowest first
+    files: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -181,7 +185,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def _pending(instance: dg.DagsterInstance, dataset: LandingDataset) -> list[str]:
     """Partitions whose cleaned table has not been materialized yet (new or failed)."""
-    done = instance.get_materialized_partitions(dataset.cleaned.key)
+    done = instance.get_materialized_partitions(dataset.done_key)
     return [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
             if k not in done]
 
@@ -198,8 +202,18 @@ def record_timing(instance: dg.DagsterInstance,
                     if s.start_time is not None and s.end_time is not None),
                    key=lambda item: -item[1])
     instance.add_run_tags(result.run_id, {SECONDS_TAG: f"{seconds:.2f}"})
-    return RunTiming(result.dagster_run.job_name,
-                     result.dagster_run.tags.get("dagster/partition"), seconds, tuple(steps))
+    files: dict[str, float] = {}
+    for entry in instance.all_logs(result.run_id,
+                                   of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.asset_materialization
+        value = materialization.metadata.get("seconds") if materialization else None
+        if materialization is not None and materialization.partition and \
+                isinstance(value, dg.FloatMetadataValue) and value.value is not None:
+            files[materialization.partition] = \
+                files.get(materialization.partition, 0.0) + value.value
+    return RunTiming(result.dagster_run.job_name, partitions_of_run(result.dagster_run.tags),
+                     seconds, tuple(steps),
+                     tuple(sorted(files.items(), key=lambda item: -item[1])))
 
 
 def _execute(settings: Settings, defs: dg.Definitions, job_name: str,
@@ -210,25 +224,44 @@ def _execute(settings: Settings, defs: dg.Definitions, job_name: str,
     result = execute(settings, defs, job_name, instance, run_config=QUIET, tags=cli_tags(),
                      **kwargs)
     outcome.timings.append(record_timing(instance, result, time.perf_counter() - started))
-    collect_result(result, outcome)
+    collect_result(instance, result, outcome)
 
 
-def collect_result(result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
+def collect_result(instance: dg.DagsterInstance,
+                   result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
                    into: PassResult) -> None:
     into.run_ids.append(result.run_id)
-    for evaluation in result.get_asset_check_evaluations():
+    # from the run's stored events: the per-file results a file step logs before it fails
+    # (one file failing) are stored, but not in the in-process result's event list
+    for entry in instance.all_logs(result.run_id,
+                                   of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data  # type: ignore[union-attr]
+        assert isinstance(evaluation, dg.AssetCheckEvaluation)
         into.checks.append(CheckOutcome(
             asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,
             partition=evaluation.partition, passed=evaluation.passed,
             severity=evaluation.severity.value,
             metadata={k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}))
     if not result.success:
-        partition = result.dagster_run.tags.get("dagster/partition")
+        partition = partitions_of_run(result.dagster_run.tags)
         where = f" [{partition}]" if partition else ""  # the file, by its partition key
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_key:
+                per_file = file_failures(event.event_specific_data)
+                if per_file:  # a file step names each file that failed, and why
+                    into.failures.extend(per_file)
+                    continue
                 error = event.event_specific_data.error  # type: ignore[union-attr]
                 into.failures.append(f"{event.step_key}{where}: {human_message(error)}")
+
+
+def file_failures(failure: Any) -> list[str]:
+    """``asset [file]: why`` for each file a file step failed (``processing``)."""
+    data = getattr(failure, "user_failure_data", None)
+    entry = (data.metadata or {}).get(FILE_FAILURES) if data is not None else None
+    items = getattr(entry, "value", None) or []
+    return [f"{i['asset']} [{i['partition']}]: {i['message']}" for i in items
+            if isinstance(i, dict)]
 
 
 def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstance) -> PassResult:
@@ -252,8 +285,15 @@ def run_pass(settings: Settings, platform: Platform, instance: dg.DagsterInstanc
                  if d.action is Action.ingest and d.partition_key and d.partition_key not in pending]
         pending = pending + again
         outcome.processed[dataset.contract.name] = pending
-        for key in pending:
-            _execute(settings, defs, job.name, instance, outcome, partition_key=key)
+        # the files that landed together run together, each still its own partition
+        order = registered_partitions(instance, [dataset])[dataset.contract.name]
+        for group in batches([k for k in pending if k not in again], order,
+                             max_files=dataset.files_per_run) + [[k] for k in again]:
+            if len(group) == 1:
+                _execute(settings, defs, job.name, instance, outcome, partition_key=group[0])
+            else:
+                _execute(settings, defs, job.name, instance, outcome,
+                         partition_range=(group[0], group[-1]))
     _ready_curated(defs, instance, outcome.held)  # names what a failed check holds back
     # what a dead pass was building is built again: its partial work (a candidate built, its
     # publish killed) would otherwise count as handled for the automation conditions

@@ -104,7 +104,7 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
         outcome = job.execute_in_process(instance=instance, partition_key=key,
                                          raise_on_error=False, run_config=QUIET,
                                          tags={**cli_tags(), "dataops/rebuild": name})
-        collect_result(outcome, result.run)
+        collect_result(instance, outcome, result.run)
     result.run.processed[name] = keys
     ready = _with_tables(settings, platform,
                          _ready_curated(platform.definitions, instance, result.run.held))
@@ -112,7 +112,7 @@ def rebuild(settings: Settings, platform: Platform, instance: dg.DagsterInstance
         outcome = platform.definitions.resolve_job_def(CURATED_JOB.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET, asset_selection=ready,
             tags=cli_tags())
-        collect_result(outcome, result.run)
+        collect_result(instance, outcome, result.run)
     _count_rows(settings, dataset, result)
     return result
 

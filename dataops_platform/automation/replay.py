@@ -104,9 +104,9 @@ def replay(settings: Settings, platform: Platform, instance: dg.DagsterInstance,
     for file in files:  # cleaned (and current): raw already holds the file's rows as delivered
         result = job.execute_in_process(
             instance=instance, partition_key=file.partition,
-            asset_selection=[a.key for a in dataset.assets if a is not dataset.raw],
+            asset_selection=[k for k in dataset.asset_keys if k != dataset.raw_key],
             raise_on_error=False, run_config=QUIET, tags={**cli_tags(), "dataops/replay": name})
-        collect_result(result, run)
+        collect_result(instance, result, run)
     conn = open_warehouse(settings.warehouse)
     try:
         for file in files:

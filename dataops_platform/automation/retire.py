@@ -176,16 +176,14 @@ def render_retired(done: Retired) -> str:
 def pending_failed(instance: dg.DagsterInstance, datasets: Sequence[object]) -> list[tuple[str, str]]:
     """(dataset, partition key) of registered files whose processing failed and that are
     still waiting: no cleaned rows and their latest run failed."""
-    found = []
+    found: list[tuple[str, str]] = []
     for dataset in datasets:
         name = dataset.contract.name  # type: ignore[attr-defined]
-        done = instance.get_materialized_partitions(dataset.cleaned.key)  # type: ignore[attr-defined]
-        for key in instance.get_dynamic_partitions(dataset.partitions.name):  # type: ignore[attr-defined]
-            if key in done:
-                continue
-            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": key}), limit=1)
-            if runs and runs[0].status == dg.DagsterRunStatus.FAILURE:
-                found.append((name, key))
+        keys = list(instance.get_dynamic_partitions(dataset.partitions.name))  # type: ignore[attr-defined]
+        status = instance.get_status_by_partition(
+            dataset.done_key, keys, dataset.partitions) or {}  # type: ignore[attr-defined]
+        found.extend((name, key) for key in keys
+                     if status.get(key) == dg.AssetPartitionStatus.FAILED)
     return found
 
 

@@ -5,6 +5,7 @@ because DuckDB allows one writing process and a sensor holding the file would fa
 """
 
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,12 +19,14 @@ from dataops_platform.collect.decisions import (
     Action,
     DatasetCursor,
     Decision,
+    batches,
     decide,
     decode_cursor,
     encode_cursor,
 )
 from dataops_platform.collect.landing import file_hash, partitions_def_name, scan
 from dataops_platform.collect.resources import LandingZone
+from dataops_platform.profiles.execution import range_tags
 
 if TYPE_CHECKING:
     from dataops_platform.collect.landing_dataset import LandingDataset
@@ -31,8 +34,6 @@ if TYPE_CHECKING:
 LANDING_SENSOR = "landing_sensor"
 AUTOMATION_SENSOR = "dataops_automation"
 SETTLE_SECONDS_ENV = "DATAOPS_SETTLE_SECONDS"
-IN_PROGRESS = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-               dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 MAX_HASHES_PER_TICK = 200  # bounds a tick's work; the rest is picked up next tick
 
 
@@ -99,16 +100,40 @@ def evaluate_landing(datasets: "Sequence[LandingDataset]", root: Path,
             replaced = [d.replaces for d in new if d.replaces]
             if replaced:
                 partition_requests.append(dataset.partitions.build_delete_request(replaced))
-        run_requests.extend(
-            dg.RunRequest(
-                run_key=run_key(name, d),
-                partition_key=d.partition_key,
-                job_name=dataset.process_job.name,
-                tags={"dataops/dataset": name, "dataops/source_file": d.relative_path},
-            )
-            for d in [*new, *again]
-        )
+        run_requests.extend(_requests(dataset, registered.get(name, ()), new, again))
     return run_requests, partition_requests, encode_cursor(cursors), decisions_by_dataset
+
+
+def _requests(dataset: "LandingDataset", registered: Sequence[str], new: Sequence[Decision],
+              again: Sequence[Decision]) -> list[dg.RunRequest]:
+    """One run per batch of files that landed together (consecutive partitions once the
+    new ones are added); a file requested again, or re-registered content, runs alone."""
+    name = dataset.contract.name
+    known = set(registered)
+    order = [*registered, *(d.partition_key for d in new
+                            if d.partition_key and d.partition_key not in known)]
+    by_key = {d.partition_key: d for d in [*new, *again] if d.partition_key}
+    sizes = {k: d.observed.size for k, d in by_key.items() if d.observed is not None}
+    groups = batches([d.partition_key for d in new if d.partition_key], order, sizes=sizes,
+                     max_files=dataset.files_per_run)
+    groups += [[d.partition_key] for d in again if d.partition_key]
+    requests = []
+    for group in groups:
+        first = by_key[group[0]]
+        if len(group) == 1:
+            requests.append(dg.RunRequest(
+                run_key=run_key(name, first), partition_key=first.partition_key,
+                job_name=dataset.process_job.name,
+                tags={"dataops/dataset": name, "dataops/source_file": first.relative_path}))
+        else:
+            stamp = hashlib.sha256("\n".join(run_key(name, by_key[k]) for k in group)
+                                   .encode()).hexdigest()[:12]
+            requests.append(dg.RunRequest(
+                run_key=f"{name}:{len(group)} files:{group[0]}..{group[-1]}:{stamp}",
+                job_name=dataset.process_job.name,
+                tags={"dataops/dataset": name, "dataops/files": str(len(group)),
+                      **range_tags(group[0], group[-1])}))
+    return requests
 
 
 def apply_partition_requests(instance: dg.DagsterInstance, requests: Iterable[object]) -> None:
@@ -125,17 +150,15 @@ def apply_partition_requests(instance: dg.DagsterInstance, requests: Iterable[ob
 
 def unfinished_partitions(instance: dg.DagsterInstance,
                           dataset: "LandingDataset") -> list[str]:
-    """Registered partitions whose file was never processed (cleaned not materialized) and
-    that no run is working on right now."""
-    done = instance.get_materialized_partitions(dataset.cleaned.key)
+    """Registered partitions whose file was never processed (not materialized) and that no
+    run is working on right now (queued or started, alone or in a batch)."""
+    done = instance.get_materialized_partitions(dataset.done_key)
     keys = [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
             if k not in done]
     if not keys:
         return []
-    busy = {run.tags.get("dagster/partition") for run in instance.get_runs(
-        filters=dg.RunsFilter(job_name=dataset.process_job.name,
-                              statuses=[*IN_PROGRESS]))}
-    return [k for k in keys if k not in busy]
+    status = instance.get_status_by_partition(dataset.done_key, keys, dataset.partitions) or {}
+    return [k for k in keys if status.get(k) != dg.AssetPartitionStatus.IN_PROGRESS]
 
 
 def build_landing_sensor(datasets: "Sequence[LandingDataset]",

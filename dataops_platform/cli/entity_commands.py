@@ -116,7 +116,7 @@ def decide(entity: str, left: str, right: str, decision: str, note: str, home: s
         instance=instance, raise_on_error=False, run_config=QUIET, tags=cli_tags(),
         asset_selection=[k for a in built.assets for k in a.keys])
     result = PassResult()
-    collect_result(outcome, result)
+    collect_result(instance, outcome, result)
     if result.failures:
         _fail("re-resolution failed: " + "; ".join(result.failures))
     click.echo(f"re-resolved {spec.name}: see entity.{spec.name} and curated.{spec.name}_golden")

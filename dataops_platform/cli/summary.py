@@ -149,6 +149,11 @@ def timing_lines(timings: Sequence[RunTiming]) -> list[str]:
         slowest = ", ".join(f"{_short(step)} {secs:.2f} s" for step, secs in timing.steps[:3])
         lines.append(f"time: {timing.job}{where} {timing.seconds:.2f} s"
                      + (f" (slowest steps: {slowest})" if slowest else ""))
+        if len(timing.files) > 1:
+            files = ", ".join(f"{key} {secs:.2f} s" for key, secs in timing.files[:3])
+            lines.append(f"time:   {len(timing.files)} files, "
+                         f"{sum(s for _, s in timing.files) / len(timing.files):.2f} s each on "
+                         f"average to load, clean and apply (slowest: {files})")
     if len(timings) > MAX_LISTED:
         rest = timings[MAX_LISTED:]
         lines.append(f"time: {len(rest)} more run(s), {sum(t.seconds for t in rest):.2f} s")

@@ -8,7 +8,7 @@ content under the same name, files beyond this tick's hashing budget.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -166,3 +166,36 @@ def decide(
                                   observed=seen, newly_hashed=hashed))
 
     return decisions, DatasetCursor(files=files, keys_by_hash=keys_by_hash)
+
+
+MAX_FILES_PER_RUN = 100  # a run's files: beyond this a batch is split (blast radius, run time)
+MAX_BYTES_PER_RUN = 1 << 30  # ~1 GiB of files per run; a bigger file is a run of its own
+
+
+def batches(keys: Sequence[str], order: Sequence[str], *,
+            sizes: Mapping[str, int] | None = None, max_files: int = MAX_FILES_PER_RUN,
+            max_bytes: int = MAX_BYTES_PER_RUN) -> list[list[str]]:
+    """Group partition keys into runs of files processed together.
+
+    A run covers a partition *range*, so a batch holds only keys that are consecutive in
+    ``order`` (the dataset's partitions as Dagster orders them: by registration); keys
+    not in ``order`` go alone. At most ``max_files`` keys and, where ``sizes`` knows them,
+    about ``max_bytes`` per batch. Files are still processed one by one inside a run, so
+    the limits bound a run's duration and what one failure costs, not memory.
+    """
+    position = {key: i for i, key in enumerate(order)}
+    out: list[list[str]] = []
+    weight = 0
+    last = -2
+    for key in sorted(keys, key=lambda k: position.get(k, len(position))):
+        size = (sizes or {}).get(key, 0)
+        at = position.get(key)
+        if (at is not None and out and at == last + 1 and len(out[-1]) < max_files
+                and weight + size <= max_bytes):
+            out[-1].append(key)
+            weight += size
+        else:
+            out.append([key])
+            weight = size
+        last = at if at is not None else -2
+    return out

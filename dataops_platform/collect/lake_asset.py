@@ -46,8 +46,12 @@ class LakeDataset:
         return self.ingest_job
 
     @property
-    def cleaned(self) -> dg.AssetsDefinition:  # the asset whose materialization means "done"
-        return self.asset
+    def done_key(self) -> dg.AssetKey:  # a file is processed when this is materialized
+        return self.asset.key
+
+    @property
+    def files_per_run(self) -> int:  # a lake file is a copy and a catalogue row: one per run
+        return 1
 
 
 def build_lake_asset(contract: Contract,

@@ -25,4 +25,7 @@ class LandingDataset(Protocol):
     def process_job(self) -> dg.UnresolvedAssetJobDefinition: ...
 
     @property
-    def cleaned(self) -> dg.AssetsDefinition: ...  # whose materialization means "done"
+    def done_key(self) -> dg.AssetKey: ...  # a file is processed when this is materialized
+
+    @property
+    def files_per_run(self) -> int: ...  # how many files one run may take (a batch)

@@ -1,4 +1,7 @@
-"""``raw/<dataset>``: one partition per landed file, rows exactly as delivered plus lineage."""
+"""``raw/<dataset>``: one partition per landed file, rows exactly as delivered plus lineage.
+
+The asset is materialized by ``dataops_platform.processing`` (a file's raw, cleaned, checks
+and current in one step); this module stages one file's rows."""
 
 
 from collections.abc import Iterator
@@ -21,9 +24,8 @@ from dataops_platform.collect.schema_policy import SchemaFrozen, apply_schema_po
 from dataops_platform.contracts.model import Contract
 from dataops_platform.storage.io_manager import StagedTables
 from dataops_platform.storage.metadata import column_schema, count, preview, staging_name
-from dataops_platform.storage.partition_keys import require_partition_key, validate_partition_key
+from dataops_platform.storage.partition_keys import validate_partition_key
 from dataops_platform.storage.sql import literal
-from dataops_platform.storage.warehouse import POOL, Warehouse
 
 LAYER = "raw"  # the asset group: the graph shows each layer as one box
 
@@ -89,14 +91,13 @@ def _rejected(conn: duckdb.DuckDBPyConnection, staged: str, description: str, me
 MAX_UNDECLARED_COLUMNS = 200
 
 
-def build_raw_asset(contract: Contract,
-                    partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+def raw_spec(contract: Contract, partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetSpec:
+    """``raw/<dataset>`` as the UI shows it; loaded file by file by ``processing``."""
+    return dg.AssetSpec(
         key=["raw", contract.name],
         partitions_def=partitions_def,
         group_name=LAYER,
         kinds={"duckdb", contract.source.format.value},
-        pool=POOL,
         owners=owners(contract),
         tags={"layer": "raw", "domain": contract.group_name, **contract.tags},
         description=f"{contract.description}\n\nRaw layer: one partition per landed file, "
@@ -104,68 +105,68 @@ def build_raw_asset(contract: Contract,
         metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
                   "dagster/table_name": f"raw.{contract.name}"},
     )
-    def raw(context: dg.AssetExecutionContext, warehouse: Warehouse,
-            landing: LandingZone) -> dg.Output[StagedTables]:
-        key = require_partition_key(context.partition_key)
-        entry = preserved(contract, key, landing)
-        relative = entry.landing_path
-        digest = (entry.details or {}).get("member_sha256", entry.sha256)  # a zip member's own
-        staged = staging_name("raw", contract.name, key)
-        ingested_at = entry.arrived_at  # a rebuild reproduces the very same rows
-        with warehouse.get_connection() as conn, _plain(entry, landing) as path:
-            try:
-                delivered = stage_file(conn, contract, path, staged, {
-                    PARTITION_COLUMN: literal(key),
-                    "_source_file": literal(relative),
-                    "_content_hash": literal(digest),
-                    "_ingested_at": f"cast({literal(ingested_at)} as timestamp)",
-                    "_run_id": literal(context.run.run_id),
-                })
-            except ReadError as exc:
-                raise dg.Failure(  # named as delivered, not by its lake copy
-                    description=str(exc).replace(str(path), str(landing.path / relative)),
-                    metadata={"file": relative, "problem": exc.detail},
-                    allow_retries=False,
-                ) from None
-            if delivered and not any(c.source_name in delivered for c in contract.columns):
-                raise _rejected(conn, staged,
-                    description=f"{relative} was rejected: none of the {len(contract.columns)} "
-                                f"columns of the '{contract.name}' contract was delivered "
-                                f"(expected {[c.source_name for c in contract.columns]}, got "
-                                f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
-                                "with its header, or fix the contract's column names/rename_from.",
-                    metadata={"file": relative})
-            declared = {c.source_name for c in contract.columns}
-            undeclared = [c for c in delivered if c not in declared]
-            if len(undeclared) > MAX_UNDECLARED_COLUMNS:
-                raise _rejected(conn, staged,
-                    description=f"{relative} was rejected: {len(undeclared):,} of its "
-                                f"{len(delivered):,} columns are not in the '{contract.name}' "
-                                f"contract (at most {MAX_UNDECLARED_COLUMNS} are kept in raw; "
-                                f"first ones: {undeclared[:5]}). Nothing of this file was "
-                                "loaded. Is it the right file for this dataset? Deliver it "
-                                "without them, or declare the columns you need.",
-                    metadata={"file": relative, "undeclared_columns": len(undeclared)})
-            try:
-                drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
-            except SchemaFrozen as exc:
-                raise _rejected(conn, staged, description=str(exc), metadata={
-                    "file": relative, "schema_drift": exc.drift.describe()}) from None
-            rows = count(conn, staged)
-            metadata = {
-                "source_file": dg.MetadataValue.path(str(landing.path / relative)),
-                "lake_copy": dg.MetadataValue.path(str(entry.path)),
-                "content_hash": digest,
-                "rows": rows,
-                "delivered_columns": ", ".join(delivered) or "(none: empty file)",
-                **drift,
-                "dagster/column_schema": column_schema(conn, numbered(staged)),
-                "preview": preview(conn, staged),
-            }
-        context.log.info(f"{relative}: {rows} rows staged for raw.{contract.name}")
-        return dg.Output(StagedTables(main=numbered(staged), cleanup=(staged,),
-                                      replace_where=same_file_versions(key)),
-                         metadata=metadata)
 
-    return raw
 
+def load_raw(conn: duckdb.DuckDBPyConnection, contract: Contract, key: str,
+             landing: LandingZone, run_id: str) -> tuple[StagedTables, dict]:
+    """Stage one landed file's rows as delivered (plus lineage) for publishing into raw.
+
+    Raises ``dg.Failure`` naming the file when it is rejected whole (unreadable, not this
+    dataset's, too wide, a frozen schema drifted): nothing of it is staged then.
+    """
+    entry = preserved(contract, key, landing)
+    relative = entry.landing_path
+    digest = (entry.details or {}).get("member_sha256", entry.sha256)  # a zip member's own
+    staged = staging_name("raw", contract.name, key)
+    ingested_at = entry.arrived_at  # a rebuild reproduces the very same rows
+    with _plain(entry, landing) as path:
+        try:
+            delivered = stage_file(conn, contract, path, staged, {
+                PARTITION_COLUMN: literal(key),
+                "_source_file": literal(relative),
+                "_content_hash": literal(digest),
+                "_ingested_at": f"cast({literal(ingested_at)} as timestamp)",
+                "_run_id": literal(run_id),
+            })
+        except ReadError as exc:
+            raise dg.Failure(  # named as delivered, not by its lake copy
+                description=str(exc).replace(str(path), str(landing.path / relative)),
+                metadata={"file": relative, "problem": exc.detail},
+                allow_retries=False,
+            ) from None
+        if delivered and not any(c.source_name in delivered for c in contract.columns):
+            raise _rejected(conn, staged,
+                description=f"{relative} was rejected: none of the {len(contract.columns)} "
+                            f"columns of the '{contract.name}' contract was delivered "
+                            f"(expected {[c.source_name for c in contract.columns]}, got "
+                            f"{delivered[:20]}). Nothing of this file was loaded. Deliver it "
+                            "with its header, or fix the contract's column names/rename_from.",
+                metadata={"file": relative})
+        declared = {c.source_name for c in contract.columns}
+        undeclared = [c for c in delivered if c not in declared]
+        if len(undeclared) > MAX_UNDECLARED_COLUMNS:
+            raise _rejected(conn, staged,
+                description=f"{relative} was rejected: {len(undeclared):,} of its "
+                            f"{len(delivered):,} columns are not in the '{contract.name}' "
+                            f"contract (at most {MAX_UNDECLARED_COLUMNS} are kept in raw; "
+                            f"first ones: {undeclared[:5]}). Nothing of this file was "
+                            "loaded. Is it the right file for this dataset? Deliver it "
+                            "without them, or declare the columns you need.",
+                metadata={"file": relative, "undeclared_columns": len(undeclared)})
+        try:
+            drift = apply_schema_policy(conn, contract, path, relative, staged, delivered)
+        except SchemaFrozen as exc:
+            raise _rejected(conn, staged, description=str(exc), metadata={
+                "file": relative, "schema_drift": exc.drift.describe()}) from None
+    metadata = {
+        "source_file": dg.MetadataValue.path(str(landing.path / relative)),
+        "lake_copy": dg.MetadataValue.path(str(entry.path)),
+        "content_hash": digest,
+        "rows": count(conn, staged),
+        "delivered_columns": ", ".join(delivered) or "(none: empty file)",
+        **drift,
+        "dagster/column_schema": column_schema(conn, numbered(staged)),
+        "preview": preview(conn, staged),
+    }
+    return (StagedTables(main=numbered(staged), cleanup=(staged,),
+                         replace_where=same_file_versions(key)), metadata)

@@ -48,7 +48,7 @@ class Dataset(dg.Component):
             return dg.Definitions()
         d = self.compiled
         # its ingest/process jobs are registered with the landing sensor (Platform component)
-        defs = dg.Definitions(assets=d.assets, asset_checks=d.checks)
+        defs = dg.Definitions(assets=[d.process])
         reference = code_reference(self.declared_in)
         return defs.map_asset_specs(func=lambda spec: spec.merge_attributes(metadata=reference)) \
             if reference else defs

@@ -25,6 +25,23 @@ CELERY_POLL_S = 0.1
 CODE_LOCATION_MODULE = "dataops_platform.definitions"
 CODE_LOCATION_ATTRIBUTE = "defs"
 PARTITION_TAG = "dagster/partition"
+# a run over several partitions (what a single-run backfill launches): Dagster's own tags
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """The tags making a run cover the partitions ``first`` .. ``last`` (in Dagster's order)."""
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+def partitions_of_run(tags: Mapping[str, str]) -> str | None:
+    """The file(s) a run covers as people read it: a key, or ``first .. last``."""
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG]
+    if RANGE_START_TAG in tags:
+        return f"{tags[RANGE_START_TAG]} .. {tags.get(RANGE_END_TAG, '?')}"
+    return None
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:
@@ -53,9 +70,13 @@ def reconstructable_job(settings: Settings, job_name: str) -> Any:  # Reconstruc
 def execute(settings: Settings, defs: dg.Definitions, job_name: str,
             instance: dg.DagsterInstance, *, tags: Mapping[str, str],
             run_config: Mapping[str, Any], partition_key: str | None = None,
+            partition_range: tuple[str, str] | None = None,
             asset_selection: Sequence[dg.AssetKey] | None = None) -> Any:
     """Run ``job_name`` to its end on the profile's executor; returns Dagster's result (the
-    same interface in both cases: run id, success, events, check evaluations)."""
+    same interface in both cases: run id, success, events, check evaluations). A run covers
+    one partition (``partition_key``) or a range of them (``partition_range``)."""
+    if partition_range is not None:
+        tags = {**tags, **range_tags(*partition_range)}
     if not settings.production:
         return defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, partition_key=partition_key, raise_on_error=False,

@@ -17,7 +17,7 @@ the cleaning SQL and the IO manager shows up as a failed check:
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,7 @@ from dataops_platform.quality.metrics import ANOMALIES, check_anomalies
 from dataops_platform.quality.metrics import describe as describe_anomalies
 from dataops_platform.quality.pandera_schema import compile_schema
 from dataops_platform.storage.metadata import count
-from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, table, table_exists
-from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import duplicates_table, quarantine_table
 from dataops_platform.transform.cleaning import typed_value
 
@@ -373,38 +371,61 @@ def file_check_keys(contract: Contract) -> list[dg.AssetCheckKey]:
     return [dg.AssetCheckKey(asset, spec.name) for spec in FILE_CHECKS if spec.applies(contract)]
 
 
-def build_checks(contract: Contract, cleaned: dg.AssetsDefinition,
-                 partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    """The per-file checks ``FILE_CHECKS`` gives this contract, as one step.
-
-    One multi-check instead of one check per entry: each keeps its own name, result and
-    blocking flag in the UI, but a file's run pays one step (its events, its connection)
-    instead of eight. ``can_subset`` lets the UI run any one of them alone.
-    """
-    applicable = [spec for spec in FILE_CHECKS if spec.applies(contract)]
+def file_check_specs(contract: Contract, cleaned_key: dg.AssetKey,
+                     partitions_def: dg.PartitionsDefinition
+                     ) -> list[tuple[FileCheck, dg.AssetCheckSpec]]:
+    """The per-file checks ``FILE_CHECKS`` gives this contract, as check specs of the
+    file's own step (``processing``): each keeps its own name, result and blocking flag in
+    the UI, but a file pays one step, not one per check."""
     # Partitioned checks are "preview" in 1.13; they are exactly the per-file check we
     # need, so that one warning is silenced here (and only here).
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*",
                                 category=dg.PreviewWarning)
-        specs = [dg.AssetCheckSpec(spec.name, asset=cleaned.key, blocking=spec.blocking(contract),
-                                   partitions_def=partitions_def,
-                                   description=spec.describe(contract))
-                 for spec in applicable]
+        return [(spec, dg.AssetCheckSpec(spec.name, asset=cleaned_key,
+                                         blocking=spec.blocking(contract),
+                                         partitions_def=partitions_def,
+                                         description=spec.describe(contract)))
+                for spec in FILE_CHECKS if spec.applies(contract)]
 
-    @dg.multi_asset_check(name=f"{contract.name}_file_checks", specs=specs, pool=POOL,
-                          can_subset=True)
-    def file_checks(context: dg.AssetCheckExecutionContext,
-                    warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
-        selected = {key.name for key in context.selected_asset_check_keys}
-        key = require_partition_key(context.partition_key)
-        with warehouse.get_connection() as conn:
-            for spec in applicable:
-                if spec.name in selected:
-                    result = spec.evaluate(conn, contract, key)
-                    yield dg.AssetCheckResult(
-                        asset_key=cleaned.key, check_name=spec.name, passed=result.passed,
-                        severity=result.severity, metadata=result.metadata,
-                        description=result.description)
 
-    return [file_checks]
+SCHEMA_CHANGE = "column_schema_change"
+
+
+def schema_change_spec(asset_key: dg.AssetKey,
+                       partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*",
+                                category=dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            SCHEMA_CHANGE, asset=asset_key, blocking=False, partitions_def=partitions_def,
+            description="The file's columns (names and types) are those of the file before it: "
+                        "a delivery with new, missing or retyped columns (raw) or a contract "
+                        "change (cleaned) shows up as a warning.")
+
+
+def schema_change(previous: dg.TableSchema | None,
+                  latest: dg.TableSchema | None) -> tuple[bool, str]:
+    """(passed, description) comparing two files' column schemas, worded like Dagster's
+    own ``build_column_schema_change_checks`` (which compares the asset's last two
+    materializations; here each file is compared with the one before it)."""
+    if previous is None:
+        return True, "No earlier file to compare with"
+    if latest is None:
+        return False, "This file's materialization has no column schema metadata"
+    old = {c.name: c.type for c in previous.columns}
+    new = {c.name: c.type for c in latest.columns}
+    added = [name for name in new if name not in old]
+    removed = [name for name in old if name not in new]
+    retyped = [f"- {name}: {old[name]} -> {new[name]}" for name in new
+               if name in old and old[name] != new[name]]
+    if not (added or removed or retyped):
+        return True, "No changes to column schema between the previous file and this one"
+    description = "Column schema changed between the previous file and this one."
+    if added:
+        description += f"\n\nAdded columns: {', '.join(added)}"
+    if removed:
+        description += f"\n\nRemoved columns: {', '.join(removed)}"
+    if retyped:
+        description += "\n\nColumn type changes:\n" + "\n".join(retyped)
+    return False, description

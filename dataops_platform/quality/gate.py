@@ -30,15 +30,15 @@ def run_gate(settings: Settings, platform: Platform,
     conn = open_warehouse(settings.warehouse)
     try:
         for dataset in platform.datasets:
-            for key in sorted(instance.get_materialized_partitions(dataset.cleaned.key)):
+            for key in sorted(instance.get_materialized_partitions(dataset.cleaned_key)):
                 for spec in (s for s in FILE_CHECKS if s.applies(dataset.contract)):
                     result = spec.evaluate(conn, dataset.contract, key)
                     outcomes.append(CheckOutcome(
-                        dataset.cleaned.key.to_user_string(), spec.name, key, result.passed,
+                        dataset.cleaned_key.to_user_string(), spec.name, key, result.passed,
                         result.severity.value, dict(result.metadata)))
                 for name, result in evaluate_rules(conn, dataset.contract, key).items():
                     outcomes.append(CheckOutcome(
-                        dataset.cleaned.key.to_user_string(), name, key, result.passed,
+                        dataset.cleaned_key.to_user_string(), name, key, result.passed,
                         result.severity.value, dict(result.metadata)))
     finally:
         conn.close()

@@ -8,12 +8,11 @@ the rows they count are already quarantined (error rules) or kept and flagged (w
 so nothing downstream is at risk. Caught dirt is reported, not failed: a check passes with
 its counts in the metadata while the column's share of caught rows stays within the
 contract's ``max_violation_rate`` (default 5 %, per column overridable), and fails past it —
-a change in the source, not the dirt expected of it. All columns are evaluated by one op per file (a
-multi-asset check), so a wide contract does not add a step per column.
+a change in the source, not the dirt expected of it. All columns are evaluated in the file's
+own step (``processing``), so a wide contract does not add a step per column.
 """
 
 import warnings
-from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
@@ -22,9 +21,7 @@ import pandas as pd
 from dataops_platform.collect.raw_asset import PARTITION_COLUMN
 from dataops_platform.contracts.model import Column, Contract, Rule
 from dataops_platform.storage.metadata import count
-from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import literal, quote_ident, table, table_exists
-from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaned_asset import quarantine_table
 from dataops_platform.transform.cleaning import violations
 
@@ -137,24 +134,12 @@ def _describe(contract: Contract, column: Column) -> str:
             f"{contract.violation_limit(column):.1%} of the file's rows are caught.")
 
 
-def build_rule_checks(contract: Contract, cleaned: dg.AssetsDefinition,
-                      partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    columns = ruled_columns(contract)
-    if not columns:
-        return []
+def rule_check_specs(contract: Contract, cleaned_key: dg.AssetKey,
+                     partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """One warn-level check per ruled column, evaluated per file by ``processing``."""
     with warnings.catch_warnings():  # partitioned checks are "preview" in 1.13 (see checks.py)
         warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*",
                                 category=dg.PreviewWarning)
-        specs = [dg.AssetCheckSpec(check_name(c), asset=cleaned.key, blocking=False,
-                                   partitions_def=partitions_def, description=_describe(contract, c))
-                 for c in columns]
-
-    @dg.multi_asset_check(name=f"{contract.name}_column_rules", specs=specs, pool=POOL,
-                          can_subset=False)
-    def column_rules(context: dg.AssetCheckExecutionContext,
-                     warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
-        with warehouse.get_connection() as conn:
-            results = evaluate_rules(conn, contract, require_partition_key(context.partition_key))
-        yield from results.values()
-
-    return [column_rules]
+        return [dg.AssetCheckSpec(check_name(c), asset=cleaned_key, blocking=False,
+                                  partitions_def=partitions_def, description=_describe(contract, c))
+                for c in ruled_columns(contract)]

@@ -208,31 +208,38 @@ class DataFrameHandler(DbTypeHandler[pd.DataFrame]):
         return [pd.DataFrame]
 
 
+def publish_staged(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
+                   obj: StagedTables, where: str, params: Sequence[object] = ()) -> int:
+    """Replace the rows matching ``where`` (plus ``obj.replace_where``) of schema.table and
+    of each side table with the staged rows, in one transaction; return the main rows."""
+    if obj.replace_where:
+        where = f"({where}) or ({obj.replace_where})"
+
+    def write() -> int:
+        rows = publish(connection, schema, table, obj.main, where, params)
+        fault_point("partition_write")  # crash tests: killed with the main table written
+        for target, staged in obj.side.items():
+            side_schema, _, name = target.partition(".")
+            publish(connection, side_schema, name, staged, where, params)
+        return rows
+
+    rows = retry_conflicts(connection, write, lock=[f"{schema}.{table}", *obj.side])
+    # after the commit: on DuckLake staging is another (process-local) catalog, and one
+    # transaction writes one catalog; a crash before this leaves only staging leftovers
+    sources = [obj.main, *obj.side.values()]
+    for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
+        connection.execute(f"drop table if exists {staged}")
+    return rows
+
+
 class StagedTablesHandler(DbTypeHandler[StagedTables]):
     """Publishes SQL-built staging tables (main + side tables) in one transaction."""
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice,
                       obj: StagedTables, connection: duckdb.DuckDBPyConnection) -> dict:
         where, params = _checked(table_slice)
-        if obj.replace_where:
-            where = f"({where}) or ({obj.replace_where})"
-
-        def write() -> int:
-            rows = publish(connection, table_slice.schema, table_slice.table, obj.main, where,
-                           params)
-            fault_point("partition_write")  # crash tests: killed with the main table written
-            for target, staged in obj.side.items():
-                schema, _, name = target.partition(".")
-                publish(connection, schema, name, staged, where, params)
-            return rows
-
-        rows = retry_conflicts(connection, write, lock=[
-            f"{table_slice.schema}.{table_slice.table}", *obj.side])
-        # after the commit: on DuckLake staging is another (process-local) catalog, and one
-        # transaction writes one catalog; a crash before this leaves only staging leftovers
-        sources = [obj.main, *obj.side.values()]
-        for staged in [*obj.cleanup, *(s for s in sources if not s.startswith("("))]:
-            connection.execute(f"drop table if exists {staged}")
+        rows = publish_staged(connection, table_slice.schema, table_slice.table, obj, where,
+                              params)
         return _table_metadata(context, rows)
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice,

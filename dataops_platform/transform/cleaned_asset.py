@@ -16,9 +16,8 @@ from dataops_platform.contracts.model import Contract, parse_duration
 from dataops_platform.quality.profile import profile
 from dataops_platform.storage.io_manager import StagedTables, TableRef
 from dataops_platform.storage.metadata import column_schema, preview, staging_name
-from dataops_platform.storage.partition_keys import require_partition_key, validate_partition_key
+from dataops_platform.storage.partition_keys import validate_partition_key
 from dataops_platform.storage.sql import fetch_one
-from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.cleaning import plan_cleaning
 
 LAYER = "cleaned"  # the asset group: the graph shows each layer as one box
@@ -107,18 +106,18 @@ def freshness_policy(contract: Contract) -> dg.FreshnessPolicy | None:
         warn_window=parse_duration(warn) if warn else None)
 
 
-def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
-                        partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+def cleaned_spec(contract: Contract,
+                 partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetSpec:
+    """``cleaned/<dataset>`` as the UI shows it; built file by file by ``processing``."""
+    return dg.AssetSpec(
         key=["cleaned", contract.name],
-        ins={"raw": dg.AssetIn(key=raw_asset.key)},
+        deps=[dg.AssetKey(["raw", contract.name])],
         partitions_def=partitions_def,
         group_name=LAYER,
         kinds={"duckdb", "sql"},
-        pool=POOL,
         owners=owners(contract),
+        automation_condition=dg.AutomationCondition.eager(),  # follows raw done alone (UI)
         tags={"layer": "cleaned", "domain": contract.group_name, **contract.tags},
-        automation_condition=dg.AutomationCondition.eager(),
         freshness_policy=freshness_policy(contract),
         description=f"{contract.description}\n\nCleaned layer: typed and standardized by the "
                     f"'{contract.name}' contract; rows failing an error rule are in "
@@ -127,15 +126,3 @@ def build_cleaned_asset(contract: Contract, raw_asset: dg.AssetsDefinition,
         metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
                   "dagster/table_name": f"cleaned.{contract.name}"},
     )
-    def cleaned(context: dg.AssetExecutionContext, raw: TableRef,
-                warehouse: Warehouse) -> dg.Output[StagedTables]:
-        with warehouse.get_connection() as conn:
-            tables, metadata = clean_partition(conn, contract, raw,
-                                               require_partition_key(context.partition_key))
-        context.log.info(
-            f"{context.partition_key}: {metadata['rows_in']} in, {metadata['rows_cleaned']} "
-            f"cleaned, {metadata['rows_quarantined']} quarantined, "
-            f"{metadata['rows_duplicates']} duplicates")
-        return dg.Output(tables, metadata=metadata)
-
-    return cleaned

@@ -1,8 +1,8 @@
 """``current/<dataset>``: the dataset as consumers query it, maintained by its write mode.
 
 Declared with ``write:`` in the contract. Partitioned like cleaned (one partition per
-file) so each landed file is applied once, in its own run, after its checks passed
-(a failed blocking check on cleaned skips it).
+file) so each landed file is applied once, in partition order, after its checks passed
+(a failed blocking check on cleaned holds it back; see ``processing``).
 """
 
 
@@ -14,9 +14,7 @@ from dataops_platform.contracts.model import Contract, WriteMode
 from dataops_platform.storage.backends import retry_conflicts
 from dataops_platform.storage.io_manager import ensure_table
 from dataops_platform.storage.metadata import column_schema, count
-from dataops_platform.storage.partition_keys import require_partition_key
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident
-from dataops_platform.storage.warehouse import POOL, Warehouse
 from dataops_platform.transform.write_modes import plan_write, sort_columns, target_shape
 
 LAYER = "current"  # the asset group: the graph shows each layer as one box
@@ -57,32 +55,23 @@ def apply_partition(conn: duckdb.DuckDBPyConnection, contract: Contract,
     return metadata
 
 
-def build_current_asset(contract: Contract, cleaned: dg.AssetsDefinition,
-                        partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
+def current_spec(contract: Contract,
+                 partitions_def: dg.DynamicPartitionsDefinition) -> dg.AssetSpec:
+    """``current/<dataset>`` as the UI shows it; applied file by file by ``processing``."""
     write = contract.write
     assert write is not None
-
-    @dg.asset(
+    return dg.AssetSpec(
         key=["current", contract.name],
-        deps=[cleaned.key],
+        deps=[dg.AssetKey(["cleaned", contract.name])],
         partitions_def=partitions_def,
         group_name=LAYER,
         kinds={"duckdb", "sql"},
-        pool=POOL,
         owners=owners(contract),
+        automation_condition=dg.AutomationCondition.eager(),  # follows raw done alone (UI)
         tags={"layer": "current", "domain": contract.group_name, "write_mode": write.mode.value,
               **contract.tags},
-        automation_condition=dg.AutomationCondition.eager(),
         description=f"{contract.description}\n\nCurrent table, maintained file by file in "
                     f"'{write.mode.value}' mode (see the contract's write section).",
         metadata={"partition_expr": PARTITION_COLUMN, "contract": contract.name,
                   "dagster/table_name": f"current.{contract.name}"},
     )
-    def current(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.get_connection() as conn:
-            metadata = apply_partition(conn, contract, require_partition_key(context.partition_key))
-        context.log.info(f"{context.partition_key}: current.{contract.name} has "
-                         f"{metadata['dagster/row_count']} rows ({write.mode.value})")
-        return dg.MaterializeResult(metadata=metadata)
-
-    return current
