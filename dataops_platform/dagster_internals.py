@@ -20,8 +20,8 @@ from dagster._core.storage.asset_check_execution_record import (
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 
 __all__ = [
-    "AssetCheckEvaluationTargetMaterializationData",
     "COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES",
+    "AssetCheckEvaluationTargetMaterializationData",
     "AssetCheckExecutionRecord",
     "AssetGraph",
     "DbIOManager",
