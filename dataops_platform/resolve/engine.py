@@ -412,6 +412,25 @@ def score_pairs_with_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, re
             conn.execute(f"DROP TABLE IF EXISTS {tmp}{suffix}")
 
 
+def score_given_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, pairs: str,
+                      target: str, model: Model) -> int:
+    """Score exactly the pairs of relation ``pairs`` (l < r, record ids of ``records``) with
+    ``model``, whether or not blocking would have made them candidates: the clustering asks
+    for the pairs between two groups it considers joining (run._unblocked_links). Same table
+    as ``score_pairs``; term frequencies are those of all of ``records``."""
+    tmp = f"_er_{uuid.uuid4().hex[:10]}"
+    norm, given, compared = f"{tmp}_norm", f"{tmp}_pairs", f"{tmp}_cmp"
+    try:
+        _normalize(conn, spec, records, norm, tmp)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {given} AS SELECT CAST(l AS VARCHAR) AS l, "
+                     f"CAST(r AS VARCHAR) AS r, CAST(0 AS BIGINT) AS rules FROM {pairs}")
+        compare(conn, spec, norm, given, compared)
+        return _final(conn, spec, model, compared, norm, target, tmp)
+    finally:
+        for suffix in ("_nick", "_base", "_norm", "_codes", "_pairs", "_cmp"):
+            conn.execute(f"DROP TABLE IF EXISTS {tmp}{suffix}")
+
+
 def score_pairs(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, records: str, target: str,
                 new: str | None = None) -> int:
     """Create (or replace) table `target` with scored candidate pairs of `records`; return its row count.
