@@ -221,3 +221,27 @@ def test_strict_clustering_through_the_assets(settings, land, one_pass, query):
     found = clusters(query)
     assert frozenset({"people:A1", "people:A2"}) <= max(found, key=lambda c: "people:A1" in c)
     assert not any({"people:A1", "people:B1"} <= c for c in found)
+
+
+def test_strict_clustering_counts_matching_pairs_blocking_never_compared(settings, land, one_pass,
+                                                                          query):
+    """One person in three records, blocked on email or birth date: A has both, B no birth
+    date, C no email. A-B and A-C are scored edges; B-C share no blocking key, so they were
+    never compared, and strict clustering counted that as a non-match (1 of 2 pairs between
+    {A, B} and {C}): C was split off. The pair is now scored when the join is considered
+    (same names and city: a match at 0.5) and the three are one entity; a namesake with
+    another email, birth date and city stays apart."""
+    write_contracts(contracts_dir(settings), ["people"], deduplicated=set())
+    entity = contracts_dir(settings) / "entities" / "person.yaml"
+    entity.write_text(entity.read_text() + "clustering: strict\nblocking: [[email], [birth_date]]\n"
+                      "decision: {match: 0.5, review: 0.3}\n")
+    first, last, email, born, city = PEOPLE[0]
+    rows = [("A", (first, last, email, born, city)), ("B", (first, last, email, "", city)),
+            ("C", (first, last, "", born, city)),
+            ("D", (first, last, "j.smith@example.org", "1961-02-03", "Potsdam"))]
+    land("people/p.csv", csv_rows(rows))
+    assert_checks_passed(one_pass())
+    assert clusters(query) == {frozenset({"people:A", "people:B", "people:C"}),
+                               frozenset({"people:D"})}
+    assert not query("select * from entity.person__matches where left_id = 'people:B' "
+                     "and right_id = 'people:C'")  # never a candidate: not stored

@@ -35,13 +35,15 @@ def connected_components(nodes: Iterable[Node],
     return {node: find(node) for node in list(parent)}
 
 
-def strict_components(nodes: Iterable[Node],
-                      edges: Iterable[tuple[Node, Node, float]]) -> dict[Node, Node]:
+def strict_components(nodes: Iterable[Node], edges: Iterable[tuple[Node, Node, float]],
+                      links: Iterable[tuple[Node, Node]] = ()) -> dict[Node, Node]:
     """Like ``connected_components``, but without chaining: edges are taken best score first,
-    and two groups join only if more than half of the record pairs between them are edges.
-    A-B and B-C without A-C stay two entities ({A, B} and {C}); a clique of any size is one."""
+    and two groups join only if more than half of the record pairs between them are edges
+    or ``links`` (pairs that match but were not scored as edges, e.g. never blocked together:
+    they count toward a join but do not start one). A-B and B-C without A-C stay two
+    entities ({A, B} and {C}); a clique of any size is one."""
     scored = sorted(edges, key=lambda e: -e[2])
-    linked = {frozenset((a, b)) for a, b, _ in scored}
+    linked = {frozenset((a, b)) for a, b, _ in scored} | {frozenset(p) for p in links}
     group: dict[Node, list[Node]] = {n: [n] for n in nodes}
     for a, b, _ in scored:
         group.setdefault(a, [a])

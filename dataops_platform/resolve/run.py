@@ -16,15 +16,18 @@ import pandas as pd
 
 from dataops_platform.resolve import state
 from dataops_platform.resolve.components import connected_components, strict_components
-from dataops_platform.resolve.engine import score_pairs_with_model
+from dataops_platform.resolve.engine import score_given_pairs, score_pairs_with_model
 from dataops_platform.resolve.identity import assign
 from dataops_platform.resolve.records import FIXED, records_sql, superseded_versions
 from dataops_platform.resolve.spec import Clustering, EntitySpec, Weights
-from dataops_platform.resolve.weights import Model
+from dataops_platform.resolve.weights import Model, fixed_model
 from dataops_platform.storage.sql import fetch_one, literal, quote_ident, transaction
 
 MATCH, DISTINCT = "match", "distinct"
 DECISIONS = (MATCH, DISTINCT)
+# strict clustering scores the pairs blocking never compared only inside a connected component
+# of at most this many records that it split (at most 1,225 pairs per component)
+RESCORE_MAX = 50
 
 
 class NothingToResolve(Exception):
@@ -165,6 +168,57 @@ def _reusable_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, new: int)
     return Model.from_json(row[1])
 
 
+def _clustering_model(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> Model:
+    """The weights of the latest resolution (learned or fixed), else the fixed table."""
+    row = conn.execute(f"select model from {state.part(spec, 'model')} "
+                       "order by recorded_at desc limit 1").fetchone()
+    return Model.from_json(row[0]) if row else fixed_model(spec)
+
+
+def _unblocked_links(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, ids: list[str],
+                     edges: list[tuple[str, str, float]]) -> list[tuple[str, str]]:
+    """Pairs that match (score >= decision.match) although no blocking rule compared them, for
+    ``strict_components`` to count: where strict clustering splits a connected component (of
+    at most RESCORE_MAX records), every pair inside it that has no stored score is scored now.
+    Why: a record missing the fields its other records were blocked on (one without a birth
+    date, another without an id) is no edge to them, and strict clustering counted that as
+    evidence against the join (measured on benchmarks/people_hard.py `messy`: 355 of 603
+    true pairs lost were split this way). Pairs with a stored score or decision keep it;
+    two records of a deduplicated source are never a link."""
+    first = strict_components(ids, edges)
+    component = connected_components(ids, [(a, b) for a, b, _ in edges])
+    members: dict[str, list[str]] = {}
+    for record, root in component.items():
+        members.setdefault(root, []).append(record)
+    wanted = [(a, b) for group in members.values()
+              if 2 < len(group) <= RESCORE_MAX and len({first[m] for m in group}) > 1
+              for i, a in enumerate(sorted(group)) for b in sorted(group)[i + 1:]]
+    dedup = set(spec.deduplicated_sources)
+    wanted = [(a, b) for a, b in wanted
+              if not (a.split(":", 1)[0] in dedup and a.split(":", 1)[0] == b.split(":", 1)[0])]
+    if not wanted:
+        return []
+    conn.register("_er_wanted_df", pd.DataFrame(wanted, columns=["l", "r"]))
+    try:
+        conn.execute(f"""create or replace temp table _er_wanted as
+            select w.l, w.r from _er_wanted_df w anti join {state.part(spec, 'matches')} m
+              on m.left_id = w.l and m.right_id = w.r""")
+        if not _count(conn, "select count(*) from _er_wanted"):
+            return []
+        fields = ", ".join(quote_ident(f.name) for f in spec.fields)
+        conn.execute(f"""create or replace temp table _er_wanted_records as
+            select record_id, {fields} from {state.part(spec, 'records')}""")
+        score_given_pairs(conn, spec, "_er_wanted_records", "_er_wanted", "_er_rescored",
+                          _clustering_model(conn, spec))
+        return [(a, b) for a, b in conn.execute(
+            f"select left_id, right_id from _er_rescored where score >= {spec.decision.match} "
+            "order by 1, 2").fetchall()]
+    finally:
+        conn.unregister("_er_wanted_df")
+        for temp in ("_er_wanted", "_er_wanted_records", "_er_rescored"):
+            conn.execute(f"drop table if exists {temp}")
+
+
 def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> dict[str, int]:
     records, members = state.part(spec, "records"), state.members(spec)
     history = state.part(spec, "history")
@@ -174,7 +228,8 @@ def _assign_ids(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) 
     used = {r[0] for r in conn.execute(
         f"select entity_id from {history} union select other_entity_id from {history} "
         "where other_entity_id is not null").fetchall()}
-    components = (strict_components(ids, edges) if spec.clustering is Clustering.strict
+    components = (strict_components(ids, edges, _unblocked_links(conn, spec, ids, edges))
+                  if spec.clustering is Clustering.strict
                   else connected_components(ids, [(a, b) for a, b, _ in edges]))
     assigned, events = assign(components, previous, used, spec.name[:3].upper())
     frame = pd.DataFrame({"record_id": list(assigned), "entity_id": list(assigned.values())})
