@@ -146,3 +146,29 @@ def test_a_batch_keeps_per_file_ledgers_and_checks_and_isolates_the_bad_files(
 def _partition(key: str):
     from dataops_platform.dagster_internals import PartitionKeyFilter
     return PartitionKeyFilter(key=key)
+
+
+def test_files_of_a_queued_batch_are_not_requested_again_alone(settings, land):
+    """A batch run waiting to start has recorded nothing yet: its range tags are what
+    keep the sensor from asking for its files once more, one run each."""
+    from dataops_platform.automation.sensors import unfinished_partitions
+
+    only_contracts(contracts_dir(settings), BATCHED)
+    for i in range(4):
+        land(f"things/f{i}.csv", _rows(3, start=10 * i))
+    platform = build_platform(settings)
+    instance = prepare_instance(settings)
+    try:
+        (things,) = platform.datasets
+        _, partitions, _, _ = evaluate_landing(
+            [things], settings.landing_dir, None,
+            registered=registered_partitions(instance, [things]), now_ns=10**19)
+        keys = [k for r in partitions for k in r.partition_keys]
+        instance.add_dynamic_partitions("things_files", keys)
+        assert unfinished_partitions(instance, things) == keys  # nothing runs them yet
+        instance.add_run(dg.DagsterRun(job_name="process_things",  # launched, not started yet
+                                       status=dg.DagsterRunStatus.NOT_STARTED,
+                                       tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[2]}))
+        assert unfinished_partitions(instance, things) == [keys[3]]
+    finally:
+        instance.dispose()

@@ -26,7 +26,7 @@ from dataops_platform.collect.decisions import (
 )
 from dataops_platform.collect.landing import file_hash, partitions_def_name, scan
 from dataops_platform.collect.resources import LandingZone
-from dataops_platform.profiles.execution import range_tags
+from dataops_platform.profiles.execution import keys_of_run, range_tags
 
 if TYPE_CHECKING:
     from dataops_platform.collect.landing_dataset import LandingDataset
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 LANDING_SENSOR = "landing_sensor"
 AUTOMATION_SENSOR = "dataops_automation"
 SETTLE_SECONDS_ENV = "DATAOPS_SETTLE_SECONDS"
+IN_PROGRESS = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+               dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 MAX_HASHES_PER_TICK = 200  # bounds a tick's work; the rest is picked up next tick
 
 
@@ -157,8 +159,12 @@ def unfinished_partitions(instance: dg.DagsterInstance,
             if k not in done]
     if not keys:
         return []
-    status = instance.get_status_by_partition(dataset.done_key, keys, dataset.partitions) or {}
-    return [k for k in keys if status.get(k) != dg.AssetPartitionStatus.IN_PROGRESS]
+    order = list(instance.get_dynamic_partitions(partitions_def_name(dataset.contract)))
+    busy: set[str] = set()
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name=dataset.process_job.name,
+                                                         statuses=list(IN_PROGRESS))):
+        busy.update(keys_of_run(run.tags, order))
+    return [k for k in keys if k not in busy]
 
 
 def build_landing_sensor(datasets: "Sequence[LandingDataset]",
@@ -202,7 +208,7 @@ def build_sensors(datasets: "Sequence[LandingDataset]") -> list[dg.SensorDefinit
             target=dg.AssetSelection.all(),
             default_status=dg.DefaultSensorStatus.RUNNING,
             minimum_interval_seconds=15,
-            description="Declarative automation: cleaned and curated follow raw.",
+            description="Declarative automation: the curated marts follow the files' tables.",
         )
     ]
     if datasets:

@@ -35,6 +35,17 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
+def keys_of_run(tags: Mapping[str, str], order: Sequence[str]) -> list[str]:
+    """The partitions a run covers: its key, or the keys of its range in ``order`` (a queued
+    run has recorded nothing yet, so its tags are what says which files it will take)."""
+    if PARTITION_TAG in tags:
+        return [tags[PARTITION_TAG]]
+    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if first not in order or last not in order:
+        return []
+    return list(order[order.index(first):order.index(last) + 1])
+
+
 def partitions_of_run(tags: Mapping[str, str]) -> str | None:
     """The file(s) a run covers as people read it: a key, or ``first .. last``."""
     if PARTITION_TAG in tags:

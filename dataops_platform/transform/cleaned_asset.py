@@ -116,7 +116,6 @@ def cleaned_spec(contract: Contract,
         group_name=LAYER,
         kinds={"duckdb", "sql"},
         owners=owners(contract),
-        automation_condition=dg.AutomationCondition.eager(),  # follows raw done alone (UI)
         tags={"layer": "cleaned", "domain": contract.group_name, **contract.tags},
         freshness_policy=freshness_policy(contract),
         description=f"{contract.description}\n\nCleaned layer: typed and standardized by the "

@@ -67,7 +67,6 @@ def current_spec(contract: Contract,
         group_name=LAYER,
         kinds={"duckdb", "sql"},
         owners=owners(contract),
-        automation_condition=dg.AutomationCondition.eager(),  # follows raw done alone (UI)
         tags={"layer": "current", "domain": contract.group_name, "write_mode": write.mode.value,
               **contract.tags},
         description=f"{contract.description}\n\nCurrent table, maintained file by file in "
