@@ -3,6 +3,9 @@ materializations, ledger and checks, and a bad file fails alone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 from click.testing import CliRunner
 
@@ -10,7 +13,7 @@ from dataops_platform.automation.one_pass import prepare_instance
 from dataops_platform.automation.sensors import evaluate_landing, registered_partitions
 from dataops_platform.cli.main import cli
 from dataops_platform.collect.decisions import batches
-from dataops_platform.factory import build_platform
+from dataops_platform.factory import DatasetAssets, build_platform
 from dataops_platform.profiles.execution import RANGE_END_TAG, RANGE_START_TAG
 from dataops_platform.quality.check_history import evaluation_of
 from dataops_platform.quality.checks import ledger
@@ -38,18 +41,31 @@ def test_runs_group_consecutive_partitions_within_their_limits():
     assert batches([], order) == []
 
 
-def test_the_sensor_asks_for_one_run_per_batch_of_files_that_landed_together(settings, land):
+@contextmanager
+def _landed(settings, land, files: int) -> Iterator[tuple[DatasetAssets, dg.DagsterInstance]]:
+    """``files`` things files landed, the project loaded, its instance open."""
     only_contracts(contracts_dir(settings), BATCHED)
-    for i in range(5):
+    for i in range(files):
         land(f"things/f{i}.csv", _rows(3, start=10 * i))
-    platform = build_platform(settings)
+    (things,) = build_platform(settings).datasets
     instance = prepare_instance(settings)
     try:
-        (things,) = platform.datasets
-        runs, partitions, _, _ = evaluate_landing(
-            [things], settings.landing_dir, None,
-            registered=registered_partitions(instance, [things]), now_ns=10**19)
-        added = [k for r in partitions for k in r.partition_keys]
+        yield things, instance
+    finally:
+        instance.dispose()
+
+
+def _look(settings, things: DatasetAssets, instance: dg.DagsterInstance) -> tuple[list, list[str]]:
+    """One landing decision, as the sensor takes it: (run requests, partitions to add)."""
+    runs, partitions, _, _ = evaluate_landing(
+        [things], settings.landing_dir, None,
+        registered=registered_partitions(instance, [things]), now_ns=10**19)
+    return runs, [k for r in partitions for k in r.partition_keys]
+
+
+def test_the_sensor_asks_for_one_run_per_batch_of_files_that_landed_together(settings, land):
+    with _landed(settings, land, 5) as (things, instance):
+        runs, added = _look(settings, things, instance)
         assert len(added) == 5
         (run,) = runs  # one run for the five files, over the range of their partitions
         assert run.partition_key is None and run.job_name == "process_things"
@@ -59,14 +75,9 @@ def test_the_sensor_asks_for_one_run_per_batch_of_files_that_landed_together(set
         # a single new file is a run of its own, named by its partition
         instance.add_dynamic_partitions("things_files", added)
         land("things/late.csv", _rows(3, start=99))
-        runs, partitions, _, _ = evaluate_landing(
-            [things], settings.landing_dir, None,
-            registered=registered_partitions(instance, [things]), now_ns=10**19)
-        (late,) = runs
+        (late,), _ = _look(settings, things, instance)
         assert late.partition_key is not None and late.partition_key.startswith("late.csv@")
         assert RANGE_START_TAG not in late.tags
-    finally:
-        instance.dispose()
 
 
 def test_a_batch_keeps_per_file_ledgers_and_checks_and_isolates_the_bad_files(
@@ -153,22 +164,11 @@ def test_files_of_a_queued_batch_are_not_requested_again_alone(settings, land):
     keep the sensor from asking for its files once more, one run each."""
     from dataops_platform.automation.sensors import unfinished_partitions
 
-    only_contracts(contracts_dir(settings), BATCHED)
-    for i in range(4):
-        land(f"things/f{i}.csv", _rows(3, start=10 * i))
-    platform = build_platform(settings)
-    instance = prepare_instance(settings)
-    try:
-        (things,) = platform.datasets
-        _, partitions, _, _ = evaluate_landing(
-            [things], settings.landing_dir, None,
-            registered=registered_partitions(instance, [things]), now_ns=10**19)
-        keys = [k for r in partitions for k in r.partition_keys]
+    with _landed(settings, land, 4) as (things, instance):
+        _, keys = _look(settings, things, instance)
         instance.add_dynamic_partitions("things_files", keys)
         assert unfinished_partitions(instance, things) == keys  # nothing runs them yet
         instance.add_run(dg.DagsterRun(job_name="process_things",  # launched, not started yet
                                        status=dg.DagsterRunStatus.NOT_STARTED,
                                        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[2]}))
         assert unfinished_partitions(instance, things) == [keys[3]]
-    finally:
-        instance.dispose()
