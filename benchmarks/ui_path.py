@@ -108,9 +108,47 @@ def _customers(file_no: int, rows: int) -> bytes:
     return (CUSTOMERS_HEADER + "".join(lines)).encode("latin-1")
 
 
-def daemon_files(files: int, rows: int, timeout: float, port: int) -> dict:
+def _await_files(home: Path, files: int, landed: float, timeout: float) -> dict:
+    """Wait until ``files`` files are cleaned or failed and no file run is left; figures."""
+    cleaned = dg.AssetKey(["cleaned", "customers"])
+    result: dict = {}
+    while time.perf_counter() - landed < timeout:
+        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+            done = instance.get_materialized_partitions(cleaned)
+            if "landing_to_all_cleaned_s" not in result and len(done) >= files:
+                result["landing_to_all_cleaned_s"] = round(time.perf_counter() - landed, 1)
+            keys = instance.get_dynamic_partitions("customers_files")
+            status = instance.get_status_by_partition(
+                cleaned, keys, dg.DynamicPartitionsDefinition(name="customers_files")) or {}
+            ended = [k for k in keys if status.get(k) in (
+                dg.AssetPartitionStatus.MATERIALIZED, dg.AssetPartitionStatus.FAILED)]
+            runs = sorted((r for r in instance.get_run_records()
+                           if r.dagster_run.job_name == "process_customers"),
+                          key=lambda r: r.create_timestamp)
+            if len(ended) >= files and all(r.dagster_run.is_finished for r in runs):
+                # every file has been processed or has failed (a failed one is counted, not
+                # waited for); a run's own time (RUN_START to its end) is the work after it
+                # starts, a run taking one file or a batch of them
+                result["landing_to_runs_done_s"] = round(time.perf_counter() - landed, 1)
+                own = [r.end_time - r.start_time for r in runs if r.start_time and r.end_time]
+                result["runs"] = len(runs)
+                result["runs_failed"] = sum(not r.dagster_run.is_success for r in runs)
+                result["files_failed"] = len(ended) - len(done)
+                result["run_seconds_median"] = round(sorted(own)[len(own) // 2], 2) if own else None
+                result["run_seconds_max"] = round(max(own), 2) if own else None
+                result["run_seconds_total"] = round(sum(own), 2)
+                result["last_run_seconds"] = round(own[-1], 2) if own else None
+                return result
+        time.sleep(WAIT_S / 4)
+    result["timed_out_after_s"] = timeout
+    return result
+
+
+def daemon_files(files: int, rows: int, timeout: float, port: int,
+                 then_one: bool = False) -> dict:
     """Land ``files`` files at once into a running `dataops up` (no sample data) and time
-    the daemon path until each is cleaned with its checks."""
+    the daemon path until each is cleaned with its checks; with ``then_one``, then land one
+    more file of the same size and time its run (a new file among those processed)."""
     home = Path(tempfile.mkdtemp(prefix="daemon-files-"))
     env = {**os.environ, "DATAOPS_HOME": str(home), "DATAOPS_SETTLE_SECONDS": "0"}
     env.pop("DATAOPS_PROJECT", None)
@@ -118,7 +156,6 @@ def daemon_files(files: int, rows: int, timeout: float, port: int) -> dict:
                                env=env, cwd=CHECKOUT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     result: dict = {"files": files, "rows_per_file": rows}
-    cleaned = dg.AssetKey(["cleaned", "customers"])
     try:
         started = time.perf_counter()
         while time.perf_counter() - started < timeout:  # the UI and daemon are up
@@ -130,42 +167,22 @@ def daemon_files(files: int, rows: int, timeout: float, port: int) -> dict:
         result["ui_up_s"] = round(time.perf_counter() - started, 1)
         landing = home / "landing" / "customers"
         landing.mkdir(parents=True, exist_ok=True)
-        landed = time.perf_counter()
-        for i in range(files):  # written under a hidden name, then renamed: whole on arrival
-            temporary = landing / f".f{i:04d}.csv"
-            temporary.write_bytes(_customers(i, rows))
-            temporary.rename(landing / f"f{i:04d}.csv")
-        while time.perf_counter() - landed < timeout:
-            with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-                done = instance.get_materialized_partitions(cleaned)
-                if "landing_to_all_cleaned_s" not in result and len(done) >= files:
-                    result["landing_to_all_cleaned_s"] = round(time.perf_counter() - landed, 1)
-                keys = instance.get_dynamic_partitions("customers_files")
-                status = instance.get_status_by_partition(
-                    cleaned, keys, dg.DynamicPartitionsDefinition(name="customers_files")) or {}
-                ended = [k for k in keys if status.get(k) in (
-                    dg.AssetPartitionStatus.MATERIALIZED, dg.AssetPartitionStatus.FAILED)]
-                runs = [r for r in instance.get_run_records()
-                        if r.dagster_run.job_name == "process_customers"]
-                if len(ended) >= files and all(r.dagster_run.is_finished for r in runs):
-                    # every file has been processed or has failed (a failed one is counted,
-                    # not waited for); the runs' own time (RUN_START to its end) is the work
-                    # after a run starts, a run taking one file or a batch of them
-                    result["landing_to_runs_done_s"] = round(time.perf_counter() - landed, 1)
-                    own = sorted(r.end_time - r.start_time for r in runs
-                                 if r.start_time and r.end_time)
-                    result["runs"] = len(runs)
-                    result["runs_failed"] = sum(not r.dagster_run.is_success for r in runs)
-                    result["files_failed"] = len(ended) - len(done)
-                    result["run_seconds_median"] = round(own[len(own) // 2], 2) if own else None
-                    result["run_seconds_max"] = round(own[-1], 2) if own else None
-                    result["run_seconds_total"] = round(sum(own), 2)
-                    result["files_per_minute"] = round(
-                        60 * files / result["landing_to_runs_done_s"], 1)
-                    break
-            time.sleep(WAIT_S / 4)
-        else:
-            result["timed_out_after_s"] = timeout
+
+        def deliver(numbers: range) -> float:
+            landed = time.perf_counter()
+            for i in numbers:  # written under a hidden name, then renamed: whole on arrival
+                temporary = landing / f".f{i:04d}.csv"
+                temporary.write_bytes(_customers(i, rows))
+                temporary.rename(landing / f"f{i:04d}.csv")
+            return landed
+
+        result.update(_await_files(home, files, deliver(range(files)), timeout))
+        if "landing_to_runs_done_s" in result:
+            result["files_per_minute"] = round(60 * files / result["landing_to_runs_done_s"], 1)
+        if then_one and "timed_out_after_s" not in result:
+            one = _await_files(home, files + 1, deliver(range(files, files + 1)), timeout)
+            result["one_more"] = {"landing_to_cleaned_s": one.get("landing_to_all_cleaned_s"),
+                                  "run_seconds": one.get("last_run_seconds")}
     finally:
         _stop(process)
         shutil.rmtree(home, ignore_errors=True)
@@ -179,12 +196,14 @@ def main() -> None:
     parser.add_argument("--one-row", action="store_true")
     parser.add_argument("--small-files", type=int, default=0)
     parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--then-one", action="store_true",
+                        help="after --small-files, land one more file and time its run")
     args = parser.parse_args()
     if args.one_row or args.small_files:
         files, rows = (1, 1) if args.one_row else (args.small_files, args.rows)
         before = os.getloadavg()
         figures = {"cpus": os.cpu_count(), "load_before": [round(x, 2) for x in before],
-                   "daemon": daemon_files(files, rows, args.timeout, args.port),
+                   "daemon": daemon_files(files, rows, args.timeout, args.port, args.then_one),
                    "load_after": [round(x, 2) for x in os.getloadavg()]}
         print(json.dumps(figures, indent=2))
         return
