@@ -155,11 +155,10 @@ def unfinished_partitions(instance: dg.DagsterInstance,
     """Registered partitions whose file was never processed (not materialized) and that no
     run is working on right now (queued or started, alone or in a batch)."""
     done = instance.get_materialized_partitions(dataset.done_key)
-    keys = [k for k in instance.get_dynamic_partitions(partitions_def_name(dataset.contract))
-            if k not in done]
+    order = list(instance.get_dynamic_partitions(partitions_def_name(dataset.contract)))
+    keys = [k for k in order if k not in done]
     if not keys:
         return []
-    order = list(instance.get_dynamic_partitions(partitions_def_name(dataset.contract)))
     busy: set[str] = set()
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=dataset.process_job.name,
                                                          statuses=list(IN_PROGRESS))):
